@@ -1,0 +1,1 @@
+"""Greenroom's catalog benchmark harness (`python -m bench --help`, see bench/README.md)."""

@@ -1,0 +1,1 @@
+"""API docs: the /api-docs explorer, the "Definition" tab of API entities and raw downloads."""

@@ -1,0 +1,198 @@
+"""The processing loop: claim due entities, process them, write results, stitch, clean orphans.
+
+One loop thread per process. Several processes (replicas, `greenroom worker`) share the work
+through the database: claims are atomic, so no entity is processed by two of them at once.
+The loop sleeps when idle and is woken immediately when new work is queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+
+from greenroom.plugins.catalog.config import CatalogConfig
+from greenroom.plugins.catalog.processing.orchestrator import Orchestrator, ProcessingOutcome
+from greenroom.plugins.catalog.processing.store import CatalogStore, ClaimedRow, EntityChange
+from greenroom.plugins.catalog.processing.types import EmittedError
+
+logger = logging.getLogger("greenroom.catalog.processing")
+
+
+@dataclass
+class EngineStats:
+    processed: int = 0
+    changed: int = 0
+    stitched: int = 0
+    deleted_orphans: int = 0
+    rounds: int = 0
+    last_error: str | None = None
+    busy_seconds: float = 0.0
+    processed_by_thread: dict[str, int] = field(default_factory=dict)
+
+
+class ProcessingEngine:
+    def __init__(
+        self,
+        store: CatalogStore,
+        orchestrator: Orchestrator,
+        config: CatalogConfig,
+        *,
+        on_changes: Callable[[list[EntityChange]], None] = lambda changes: None,
+        on_processed: Callable[[ClaimedRow, ProcessingOutcome], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.orchestrator = orchestrator
+        self.config = config
+        self.on_changes = on_changes
+        self.on_processed = on_processed
+        self.stats = EngineStats()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_orphan_sweep = 0.0
+        self._rounds_lock = threading.Lock()
+        self._stitched_since_analyze = 0
+        self._active_rounds = 0
+        self.batch_size = config.processing_batch_size
+        self.poll_seconds = config.stitch_poll_seconds()
+        self.stitch_timeout = config.stitch_timeout_seconds()
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="greenroom-catalog-processing", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------------ work
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                did_work = self.run_once()
+            except Exception as error:  # keep the loop alive; the error is visible in stats and logs
+                self.stats.last_error = f"{type(error).__name__}: {error}"
+                logger.exception("Catalog processing round failed")
+                did_work = False
+                self._stop.wait(1.0)
+            if not did_work:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def run_once(self, *, force_sweep: bool = False) -> bool:
+        """One round: process a batch, stitch a batch, sweep orphans. True if anything happened."""
+        began = time.perf_counter()
+        with self._rounds_lock:
+            self._active_rounds += 1
+        try:
+            self.stats.rounds += 1
+            processed = self.process_batch()
+            # While a full backlog of processing remains, stitching now would be redone when the
+            # rest of the relations arrive; stitch once the backlog drains (or it grows large).
+            backlog = processed >= self.batch_size and self.store.stitch_backlog() < 50_000
+            stitched = 0 if backlog else self.stitch_batch()
+            swept = self.sweep_orphans(force=force_sweep)
+        finally:
+            with self._rounds_lock:
+                self._active_rounds -= 1
+        did = bool(processed or stitched or swept)
+        if did:
+            self.stats.busy_seconds += time.perf_counter() - began
+        return did
+
+    def process_batch(self) -> int:
+        now = time.time()
+        rows = self.store.claim_due(self.batch_size, now, self.config.next_interval())
+        if not rows:
+            return 0
+        outcomes: list[tuple[ClaimedRow, ProcessingOutcome]] = []
+        for row in rows:
+            try:
+                entity = orjson.loads(row.unprocessed_entity)
+                outcome = self.orchestrator.process(entity)
+            except Exception as error:
+                logger.exception("Processing %s crashed", row.entity_ref)
+                outcome = ProcessingOutcome(
+                    ok=False,
+                    entity=None,
+                    errors=[
+                        EmittedError(None, "Error", f"Processing crashed: {type(error).__name__}: {error}")
+                    ],
+                )
+            if self.on_processed is not None:
+                self.on_processed(row, outcome)
+            outcomes.append((row, outcome))
+        self.stats.processed += len(rows)
+        try:
+            self.stats.changed += self.store.write_outcomes(outcomes, time.time())
+        except Exception:
+            # give the batch back at once rather than holding it for a whole processing interval
+            self.store.release_claims([row.entity_id for row in rows], time.time())
+            raise
+        return len(rows)
+
+    def stitch_batch(self) -> int:
+        now = time.time()
+        claimed = self.store.claim_stitch(self.batch_size * 2, now, self.stitch_timeout)
+        if not claimed:
+            return 0
+        stats = self.store.stitch(claimed, time.time())
+        self.stats.stitched += stats.stitched
+        if len(claimed) < self.batch_size * 2:  # the backlog is drained: a good moment for statistics
+            self.store.analyze_if_grown(self._stitched_since_analyze + stats.stitched)
+            self._stitched_since_analyze = 0
+        else:
+            self._stitched_since_analyze += stats.stitched
+        if stats.changes:
+            self.on_changes(stats.changes)
+        return len(claimed)
+
+    def sweep_orphans(self, *, force: bool = False) -> int:
+        if self.config.orphan_strategy != "delete":
+            return 0
+        now = time.time()
+        if not force and now - self._last_orphan_sweep < 1.0:
+            return 0
+        self._last_orphan_sweep = now
+        changes = self.store.delete_orphans(now - self.config.grace_seconds(), now)
+        if changes:
+            self.stats.deleted_orphans += len(changes)
+            self.on_changes(changes)
+        return len(changes)
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Work (alongside the loop thread, if any) until nothing is due, queued or in flight."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            did = self.run_once(force_sweep=True)
+            if did:
+                continue
+            depths = self.store.queue_depths(time.time())
+            with self._rounds_lock:
+                idle = self._active_rounds == 0
+            if idle and depths["processing"] == 0 and depths["stitching"] == 0:
+                # the loop thread may have stitched an orphan after our last sweep: sweep once more
+                if self.sweep_orphans(force=True) == 0:
+                    return
+                continue
+            time.sleep(0.02)
+        raise TimeoutError(f"Catalog processing did not settle within {timeout}s")

@@ -1,0 +1,1045 @@
+"""Database operations of catalog processing, written for batches.
+
+Every operation works on many entities per statement (executemany / IN lists) so that ingesting
+100k entities costs a few thousand round trips, not millions. Work is claimed with one atomic
+`UPDATE ... RETURNING` (PostgreSQL adds `FOR UPDATE SKIP LOCKED` so replicas never take the
+same rows); pushing `next_update_at` forward is the lease.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from greenroom.core.db.manager import writer
+from greenroom.plugins.catalog import tables as t
+from greenroom.plugins.catalog.model import ANNOTATION_ORPHAN, entity_ref_of, sanitize_annotation_urls
+from greenroom.plugins.catalog.processing.orchestrator import ChildEntity, ProcessingOutcome
+from greenroom.plugins.catalog.processing.types import DeferredEntity, EmittedError
+from greenroom.plugins.catalog.query.search_index import build_search_rows
+
+logger = logging.getLogger("greenroom.catalog.processing")
+
+CHUNK = 500
+PROCESSING_STATUS_TYPE = "backstage.io/catalog-processing"
+
+
+def retry_on_deadlock(operation: Callable[[], Any], attempts: int = 5) -> Any:
+    """Run a write transaction again when PostgreSQL picked it as a deadlock victim.
+
+    Replicas update overlapping rows (parents, children, relation sources) in orders that cannot
+    be made globally consistent without serialising them, so a rare deadlock is retried.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except Exception as error:  # SQLAlchemy-wrapped or raw driver errors (bulk writes bypass SQLAlchemy)
+            if attempt == attempts or not _is_retryable(error):
+                raise
+            logger.info("Retrying a catalog write after %s (attempt %d)", _error_name(error), attempt)
+            time.sleep(0.05 * attempt)
+    return None
+
+
+def _error_name(error: BaseException) -> str:
+    return type(getattr(error, "orig", None) or error).__name__
+
+
+def _is_retryable(error: BaseException) -> bool:
+    if _error_name(error) in ("DeadlockDetected", "SerializationFailure", "LockNotAvailable"):
+        return True
+    return "database is locked" in str(error)  # SQLite: busy_timeout ran out under heavy load
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def json_hash(value: Any) -> str:
+    return hashlib.sha1(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+@dataclass
+class ClaimedRow:
+    entity_id: str
+    entity_ref: str
+    unprocessed_entity: str
+    result_hash: str | None
+    location_key: str | None
+
+
+@dataclass
+class EntityChange:
+    """What a stitch did to an entity's final form (published as an event)."""
+
+    action: str  # created | updated | deleted
+    entity_ref: str
+    entity_id: str
+    entity: dict[str, Any] | None = None
+
+
+@dataclass
+class StitchStats:
+    stitched: int = 0
+    unchanged: int = 0
+    changes: list[EntityChange] = field(default_factory=list)
+
+
+class CatalogStore:
+    """All catalog writes and the queries processing needs, on one SQLAlchemy engine."""
+
+    def __init__(
+        self, engine: sa.Engine, *, on_conflict: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
+        self.engine = writer(engine)  # every transaction begun here writes
+        self.read_engine = engine
+        self.dialect = engine.dialect.name
+        self.on_conflict = on_conflict or (lambda payload: None)
+        self.on_changes: Callable[[list[EntityChange]], None] = lambda changes: None
+        self._written_since_analyze = 0
+
+    # ------------------------------------------------------------------ helpers
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    def _executemany(self, conn: sa.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run `sql` (written with `?` placeholders) for every row, straight through the driver.
+
+        SQLAlchemy's per-row parameter processing costs more than the database work for the
+        hundreds of thousands of rows an ingest writes, so bulk statements bypass it.
+        """
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            sql = sql.replace("?", "%s")
+            with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.executemany(sql, rows)
+        else:
+            conn.connection.driver_connection.executemany(sql, rows)  # type: ignore[union-attr]
+
+    def _bulk_insert(
+        self, conn: sa.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Append rows to `table`: COPY on PostgreSQL, executemany on SQLite."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            raw = conn.connection.driver_connection
+            statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in columns)
+            conn.connection.driver_connection.executemany(  # type: ignore[union-attr]
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+            )
+
+    def mark_for_stitching(self, conn: sa.Connection, refs: Iterable[str], now: float) -> None:
+        """Queue refs for stitching; a fresh ticket supersedes a stitch already in flight."""
+        unique = sorted(set(refs))
+        self._executemany(
+            conn,
+            "INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, "
+            "next_stitch_at = excluded.next_stitch_at",
+            [(ref, uuid.uuid4().hex, now) for ref in unique],
+        )
+
+    # ------------------------------------------------------------------ ingestion
+    def upsert_entities(
+        self,
+        conn: sa.Connection,
+        items: Sequence[tuple[dict[str, Any], str | None]],
+        now: float,
+    ) -> tuple[dict[str, str], list[tuple[str, str | None, str | None]]]:
+        """Insert or update unprocessed entities; returns ({ref: entity_id} accepted, conflicts).
+
+        A ref already owned by another location key is a conflict: the first owner keeps it.
+        """
+        by_ref: dict[str, tuple[dict[str, Any], str | None]] = {}
+        conflicts: list[tuple[str, str | None, str | None]] = []
+        for entity, location_key in items:
+            ref = entity_ref_of(entity)
+            first = by_ref.get(ref)
+            if first is None:
+                by_ref[ref] = (entity, location_key)
+            elif first[1] != location_key:
+                conflicts.append((ref, first[1], location_key))  # two locations in one batch: first wins
+        if not by_ref:
+            return {}, []
+        existing: dict[str, Any] = {}
+        for part in chunks(list(by_ref)):
+            for row in conn.execute(
+                sa.select(
+                    t.refresh_state.c.entity_id,
+                    t.refresh_state.c.entity_ref,
+                    t.refresh_state.c.unprocessed_hash,
+                    t.refresh_state.c.location_key,
+                ).where(t.refresh_state.c.entity_ref.in_(part))
+            ):
+                existing[row.entity_ref] = row
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        accepted: dict[str, str] = {}
+        for ref, (entity, location_key) in by_ref.items():
+            text = dumps(entity)
+            digest = hashlib.sha1(text.encode()).hexdigest()
+            current = existing.get(ref)
+            if current is None:
+                entity_id = str(uuid.uuid4())
+                inserts.append(
+                    {
+                        "entity_id": entity_id,
+                        "entity_ref": ref,
+                        "unprocessed_entity": text,
+                        "unprocessed_hash": digest,
+                        "errors": "[]",
+                        "next_update_at": now,
+                        "last_discovery_at": now,
+                        "location_key": location_key,
+                    }
+                )
+                accepted[ref] = entity_id
+            elif current.location_key and location_key and current.location_key != location_key:
+                conflicts.append((ref, current.location_key, location_key))
+            else:
+                accepted[ref] = current.entity_id
+                if current.unprocessed_hash != digest or current.location_key != location_key:
+                    updates.append(
+                        {
+                            "b_entity_id": current.entity_id,
+                            "unprocessed_entity": text,
+                            "unprocessed_hash": digest,
+                            "location_key": location_key,
+                            "next_update_at": now,
+                            "last_discovery_at": now,
+                        }
+                    )
+        self._executemany(
+            conn,
+            "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, unprocessed_hash, errors, "
+            "next_update_at, last_discovery_at, location_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (entity_ref) DO NOTHING",
+            [
+                (
+                    i["entity_id"],
+                    i["entity_ref"],
+                    i["unprocessed_entity"],
+                    i["unprocessed_hash"],
+                    i["errors"],
+                    i["next_update_at"],
+                    i["last_discovery_at"],
+                    i["location_key"],
+                )
+                for i in inserts
+            ],
+        )
+        self._executemany(
+            conn,
+            "UPDATE refresh_state SET unprocessed_entity = ?, unprocessed_hash = ?, location_key = ?, "
+            "next_update_at = ?, last_discovery_at = ? WHERE entity_id = ?",
+            [
+                (
+                    u["unprocessed_entity"],
+                    u["unprocessed_hash"],
+                    u["location_key"],
+                    u["next_update_at"],
+                    u["last_discovery_at"],
+                    u["b_entity_id"],
+                )
+                for u in updates
+            ],
+        )
+        if conflicts:
+            self._record_conflicts(conn, conflicts, now)
+        return accepted, conflicts
+
+    def _record_conflicts(
+        self, conn: sa.Connection, conflicts: Sequence[tuple[str, str | None, str | None]], now: float
+    ) -> None:
+        statement = self._insert(t.conflicts)
+        statement = statement.on_conflict_do_update(
+            index_elements=[t.conflicts.c.entity_ref],
+            set_={
+                "existing_location_key": statement.excluded.existing_location_key,
+                "new_location_key": statement.excluded.new_location_key,
+                "last_conflict_at": statement.excluded.last_conflict_at,
+            },
+        )
+        conn.execute(
+            statement,
+            [
+                {
+                    "entity_ref": ref,
+                    "existing_location_key": old,
+                    "new_location_key": new,
+                    "last_conflict_at": now,
+                }
+                for ref, old, new in conflicts
+            ],
+        )
+        for ref, old, new in conflicts:
+            logger.warning(
+                "Detected conflicting entityRef %s already referenced by %s and now also %s", ref, old, new
+            )
+            self.on_conflict(
+                {"entityRef": ref, "existingLocationKey": old, "newLocationKey": new, "lastConflictAt": now}
+            )
+        self.mark_for_stitching(conn, [ref for ref, _, _ in conflicts], now)
+
+    def replace_references(
+        self,
+        conn: sa.Connection,
+        *,
+        targets_by_source: dict[str, set[str]],
+        source_column: str,
+        keep: Callable[[str, str], bool] | None = None,
+        now: float,
+    ) -> set[str]:
+        """Make each source reference exactly its new targets; returns refs whose orphan state may change."""
+        column = t.refresh_state_references.c[source_column]
+        sources = list(targets_by_source)
+        existing: dict[str, set[str]] = defaultdict(set)
+        for part in chunks(sources):
+            for row in conn.execute(
+                sa.select(column, t.refresh_state_references.c.target_entity_ref).where(column.in_(part))
+            ):
+                existing[row[0]].add(row[1])
+        to_delete: list[dict[str, Any]] = []
+        to_insert: list[dict[str, Any]] = []
+        touched: set[str] = set()
+        for source, new_targets in targets_by_source.items():
+            old_targets = existing.get(source, set())
+            for target in old_targets - new_targets:
+                if keep is not None and keep(source, target):
+                    continue
+                to_delete.append({"b_source": source, "b_target": target})
+                touched.add(target)
+            for target in new_targets - old_targets:
+                to_insert.append({source_column: source, "target_entity_ref": target})
+                touched.add(target)
+        self._executemany(
+            conn,
+            f"DELETE FROM refresh_state_references WHERE {source_column} = ? AND target_entity_ref = ?",
+            [(d["b_source"], d["b_target"]) for d in to_delete],
+        )
+        self._bulk_insert(
+            conn,
+            "refresh_state_references",
+            (source_column, "target_entity_ref"),
+            [(i[source_column], i["target_entity_ref"]) for i in to_insert],
+        )
+        self.mark_for_stitching(conn, touched, now)
+        return touched
+
+    def apply_provider_mutation(
+        self,
+        provider: str,
+        *,
+        full: Sequence[DeferredEntity] | None = None,
+        added: Sequence[DeferredEntity] = (),
+        removed: Sequence[str] = (),
+    ) -> None:
+        """A provider's bucket: full replaces it (missing entities are eagerly deleted), delta edits it."""
+        now = time.time()
+        changes: list[EntityChange] = []
+        with self.engine.begin() as conn:
+            items = [(d.entity, d.location_key) for d in (full if full is not None else added)]
+            accepted, _ = self.upsert_entities(conn, items, now)
+            current: set[str] = set()
+            if full is None:
+                rows = conn.execute(
+                    sa.select(t.refresh_state_references.c.target_entity_ref).where(
+                        t.refresh_state_references.c.source_key == provider
+                    )
+                )
+                current = {r[0] for r in rows}
+                wanted = (current | set(accepted)) - set(removed)
+            else:
+                wanted = set(accepted)
+                rows = conn.execute(
+                    sa.select(t.refresh_state_references.c.target_entity_ref).where(
+                        t.refresh_state_references.c.source_key == provider
+                    )
+                )
+                current = {r[0] for r in rows}
+            dropped = current - wanted
+            self.replace_references(
+                conn, targets_by_source={provider: wanted}, source_column="source_key", now=now
+            )
+            if dropped:
+                changes = self.delete_with_pruning(conn, sorted(dropped), now)
+        if changes:
+            self.on_changes(changes)
+
+    # ------------------------------------------------------------------ processing
+    def claim_due(self, limit: int, now: float, lease_seconds: float) -> list[ClaimedRow]:
+        rs = t.refresh_state
+        due = (
+            sa.select(rs.c.entity_id)
+            .where(rs.c.next_update_at <= now)
+            .order_by(rs.c.next_update_at)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            rs.update()
+            .where(rs.c.entity_id.in_(due.scalar_subquery()))
+            .values(next_update_at=now + lease_seconds)
+            .returning(
+                rs.c.entity_id, rs.c.entity_ref, rs.c.unprocessed_entity, rs.c.result_hash, rs.c.location_key
+            )
+        )
+        with self.engine.begin() as conn:
+            return [ClaimedRow(*row) for row in conn.execute(statement)]
+
+    def release_claims(self, entity_ids: Sequence[str], now: float) -> None:
+        """Make claimed rows due again (their processing failed before anything was written)."""
+        with self.engine.begin() as conn:
+            for part in chunks(list(entity_ids)):
+                conn.execute(
+                    t.refresh_state.update()
+                    .where(t.refresh_state.c.entity_id.in_(part))
+                    .values(next_update_at=now)
+                )
+
+    def write_outcomes(self, outcomes: Sequence[tuple[ClaimedRow, ProcessingOutcome]], now: float) -> int:
+        """Store processing results; unchanged results write nothing. Returns rows changed."""
+        return int(retry_on_deadlock(lambda: self._write_outcomes(outcomes, now)))
+
+    def _write_outcomes(self, outcomes: Sequence[tuple[ClaimedRow, ProcessingOutcome]], now: float) -> int:
+        changed: list[tuple[ClaimedRow, ProcessingOutcome, str]] = []
+        for row, outcome in outcomes:
+            digest = _result_hash(outcome)
+            if digest != row.result_hash:
+                changed.append((row, outcome, digest))
+        if not changed:
+            return 0
+        with self.engine.begin() as conn:
+            stitch: set[str] = set()
+            failed = [(r, o, h) for r, o, h in changed if o.entity is None]
+            succeeded = [(r, o, h) for r, o, h in changed if o.entity is not None]
+            if failed:
+                conn.execute(
+                    t.refresh_state.update()
+                    .where(t.refresh_state.c.entity_id == sa.bindparam("b_id"))
+                    .values(errors=sa.bindparam("errors"), result_hash=sa.bindparam("result_hash")),
+                    [
+                        {"b_id": r.entity_id, "errors": _errors_json(o.errors), "result_hash": h}
+                        for r, o, h in failed
+                    ],
+                )
+                stitch.update(r.entity_ref for r, _, _ in failed)
+            if succeeded:
+                stitch |= self._write_successes(conn, succeeded, now)
+            self.mark_for_stitching(conn, stitch, now)
+        return len(changed)
+
+    def _write_successes(
+        self, conn: sa.Connection, items: Sequence[tuple[ClaimedRow, ProcessingOutcome, str]], now: float
+    ) -> set[str]:
+        stitch: set[str] = set()
+        ids = [r.entity_id for r, _, _ in items]
+        # children first: conflicts they raise are reported on the parent too
+        children_by_parent: dict[str, list[ChildEntity]] = {r.entity_ref: o.children for r, o, _ in items}
+        failed_locations: dict[str, set[str]] = {
+            r.entity_ref: {e.location.ref for e in o.errors if e.location is not None} for r, o, _ in items
+        }
+        all_children = [
+            (c.entity, c.location_key) for children in children_by_parent.values() for c in children
+        ]
+        accepted, conflicts = self.upsert_entities(conn, all_children, now) if all_children else ({}, [])
+        conflict_errors: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        losers = {(ref, new_key) for ref, _, new_key in conflicts}
+        for parent, children in children_by_parent.items():
+            for child in children:
+                if (child.entity_ref, child.location_key) in losers:
+                    conflict_errors[parent].append(
+                        {
+                            "name": "ConflictError",
+                            "message": f"Detected conflicting entityRef {child.entity_ref} already referenced by "
+                            f"another location; this location ({child.location_key}) is ignored for it",
+                        }
+                    )
+        targets_by_source = {
+            parent: {c.entity_ref for c in children if c.entity_ref in accepted}
+            for parent, children in children_by_parent.items()
+        }
+        keep = self._keeper_for_failed_locations(conn, targets_by_source, failed_locations)
+        self.replace_references(
+            conn, targets_by_source=targets_by_source, source_column="source_entity_ref", keep=keep, now=now
+        )
+        # the entities themselves
+        self._executemany(
+            conn,
+            "UPDATE refresh_state SET processed_entity = ?, result_hash = ?, errors = ? WHERE entity_id = ?",
+            [
+                (
+                    dumps(o.entity),
+                    h,
+                    dumps([e.as_status() for e in o.errors] + conflict_errors.get(r.entity_ref, [])),
+                    r.entity_id,
+                )
+                for r, o, h in items
+            ],
+        )
+        stitch.update(r.entity_ref for r, _, _ in items)
+        # relations: replace each entity's rows, restitching every source whose set changed
+        old: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+        for part in chunks(ids):
+            for relation_row in conn.execute(
+                sa.select(
+                    t.relations.c.originating_entity_id,
+                    t.relations.c.source_entity_ref,
+                    t.relations.c.type,
+                    t.relations.c.target_entity_ref,
+                ).where(t.relations.c.originating_entity_id.in_(part))
+            ):
+                old[relation_row[0]].add((relation_row[1], relation_row[2], relation_row[3]))
+        replace_ids: list[str] = []
+        new_rows: list[tuple[str, str, str, str]] = []
+        for row, outcome, _ in items:
+            new = {(r.source_ref, r.type, r.target_ref) for r in outcome.relations}
+            previous = old.get(row.entity_id, set())
+            if new == previous:
+                continue
+            replace_ids.append(row.entity_id)
+            stitch.update(source for source, _, _ in new ^ previous)
+            new_rows.extend((row.entity_id, s, ty, tg) for s, ty, tg in sorted(new))
+        for part in chunks(replace_ids):
+            conn.execute(t.relations.delete().where(t.relations.c.originating_entity_id.in_(part)))
+        self._bulk_insert(
+            conn,
+            "relations",
+            ("originating_entity_id", "source_entity_ref", "type", "target_entity_ref"),
+            new_rows,
+        )
+        # refresh keys
+        for part in chunks(ids):
+            conn.execute(t.refresh_keys.delete().where(t.refresh_keys.c.entity_id.in_(part)))
+        self._bulk_insert(
+            conn,
+            "refresh_keys",
+            ("entity_id", "key"),
+            [(r.entity_id, key) for r, o, _ in items for key in sorted(o.refresh_keys)],
+        )
+        return stitch
+
+    def _keeper_for_failed_locations(
+        self, conn: sa.Connection, targets_by_source: dict[str, set[str]], failed: dict[str, set[str]]
+    ) -> Callable[[str, str], bool] | None:
+        """Keep references to children read from a location that failed this round (no orphaning)."""
+        if not any(failed.values()):
+            return None
+        sources = [s for s, locations in failed.items() if locations]
+        child_location: dict[tuple[str, str], str | None] = {}
+        for part in chunks(sources):
+            rows = conn.execute(
+                sa.select(
+                    t.refresh_state_references.c.source_entity_ref,
+                    t.refresh_state.c.entity_ref,
+                    t.refresh_state.c.location_key,
+                )
+                .join(
+                    t.refresh_state,
+                    t.refresh_state.c.entity_ref == t.refresh_state_references.c.target_entity_ref,
+                )
+                .where(t.refresh_state_references.c.source_entity_ref.in_(part))
+            )
+            for source, ref, location_key in rows:
+                child_location[(source, ref)] = location_key
+
+        def keep(source: str, target: str) -> bool:
+            return child_location.get((source, target)) in failed.get(source, set())
+
+        return keep
+
+    # ------------------------------------------------------------------ stitching
+    def claim_stitch(self, limit: int, now: float, timeout: float) -> list[tuple[str, str]]:
+        sq = t.stitch_queue
+        due = (
+            sa.select(sq.c.entity_ref)
+            .where(sq.c.next_stitch_at <= now)
+            .order_by(sq.c.next_stitch_at)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            sq.update()
+            .where(sq.c.entity_ref.in_(due.scalar_subquery()))
+            .values(next_stitch_at=now + timeout)
+            .returning(sq.c.entity_ref, sq.c.stitch_ticket)
+        )
+        with self.engine.begin() as conn:
+            return [(row[0], row[1]) for row in conn.execute(statement)]
+
+    def stitch(self, claimed: Sequence[tuple[str, str]], now: float) -> StitchStats:
+        """Recompute the final entities of `claimed` refs; a newer ticket means someone re-queued it."""
+        return retry_on_deadlock(lambda: self._stitch(sorted(claimed), now))  # type: ignore[no-any-return]
+
+    def _stitch(self, claimed: Sequence[tuple[str, str]], now: float) -> StitchStats:
+        stats = StitchStats()
+        if not claimed:
+            return stats
+        refs = [ref for ref, _ in claimed]
+        ours = dict(claimed)
+        with self.engine.begin() as conn:
+            # Lock our queue rows first: a ref re-queued since we claimed it (new ticket) is left
+            # to whoever holds the new ticket, so an older stitch never overwrites a newer one.
+            current: dict[str, str] = {}
+            for part in chunks(refs):
+                query = sa.select(t.stitch_queue.c.entity_ref, t.stitch_queue.c.stitch_ticket).where(
+                    t.stitch_queue.c.entity_ref.in_(part)
+                )
+                if self.dialect == "postgresql":
+                    query = query.with_for_update()
+                current.update(dict(conn.execute(query).all()))  # type: ignore[arg-type]
+            abandoned = {ref for ref in refs if current.get(ref) != ours[ref]}
+            refs = [ref for ref in refs if ref not in abandoned]
+            rows = {}
+            for part in chunks(refs):
+                for row in conn.execute(
+                    sa.select(
+                        t.refresh_state.c.entity_id,
+                        t.refresh_state.c.entity_ref,
+                        t.refresh_state.c.processed_entity,
+                        t.refresh_state.c.errors,
+                        t.refresh_state.c.orphaned_at,
+                    ).where(t.refresh_state.c.entity_ref.in_(part))
+                ):
+                    rows[row.entity_ref] = row
+            incoming: dict[str, int] = defaultdict(int)
+            relations: dict[str, set[tuple[str, str]]] = defaultdict(set)
+            conflicts: dict[str, Any] = {}
+            finals: dict[str, str] = {}
+            present = list(rows)
+            ids = [rows[r].entity_id for r in present]
+            for part in chunks(present):
+                for target, count in conn.execute(
+                    sa.select(t.refresh_state_references.c.target_entity_ref, sa.func.count())
+                    .where(t.refresh_state_references.c.target_entity_ref.in_(part))
+                    .group_by(t.refresh_state_references.c.target_entity_ref)
+                ):
+                    incoming[target] = count
+                for source, type_, target in conn.execute(
+                    sa.select(
+                        t.relations.c.source_entity_ref, t.relations.c.type, t.relations.c.target_entity_ref
+                    ).where(t.relations.c.source_entity_ref.in_(part))
+                ):
+                    relations[source].add((type_, target))
+                for row in conn.execute(sa.select(t.conflicts).where(t.conflicts.c.entity_ref.in_(part))):
+                    conflicts[row.entity_ref] = row
+            for part in chunks(ids):
+                for entity_id, digest in conn.execute(
+                    sa.select(t.final_entities.c.entity_id, t.final_entities.c.hash).where(
+                        t.final_entities.c.entity_id.in_(part)
+                    )
+                ):
+                    finals[entity_id] = digest
+            upserts: list[dict[str, Any]] = []
+            search_rows: list[tuple[str, str, str | None, str | None]] = []
+            orphan_updates: list[dict[str, Any]] = []
+            for ref in present:
+                row = rows[ref]
+                is_orphan = incoming.get(ref, 0) == 0
+                if is_orphan != (row.orphaned_at is not None):
+                    orphan_updates.append({"b_id": row.entity_id, "orphaned_at": now if is_orphan else None})
+                if row.processed_entity is None:
+                    continue
+                entity = orjson.loads(row.processed_entity)
+                final = _final_entity(
+                    entity,
+                    row.entity_id,
+                    relations.get(ref, set()),
+                    orjson.loads(row.errors or "[]"),
+                    conflicts.get(ref),
+                    is_orphan,
+                )
+                digest = json_hash(final)
+                if finals.get(row.entity_id) == digest:
+                    stats.unchanged += 1
+                    continue
+                final["metadata"]["etag"] = digest
+                text = dumps(final)
+                upserts.append(
+                    {
+                        "entity_id": row.entity_id,
+                        "entity_ref": ref,
+                        "hash": digest,
+                        "final_entity": text,
+                        "last_updated_at": now,
+                    }
+                )
+                search_rows.extend(build_search_rows(row.entity_id, final))
+                stats.changes.append(
+                    EntityChange(
+                        "updated" if row.entity_id in finals else "created", ref, row.entity_id, final
+                    )
+                )
+            if upserts:
+                changed_ids = [u["entity_id"] for u in upserts]
+                for part in chunks(changed_ids):
+                    conn.execute(t.search.delete().where(t.search.c.entity_id.in_(part)))
+                self._executemany(
+                    conn,
+                    "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, last_updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity_id) DO UPDATE SET hash = excluded.hash, "
+                    "final_entity = excluded.final_entity, last_updated_at = excluded.last_updated_at",
+                    [
+                        (u["entity_id"], u["entity_ref"], u["hash"], u["final_entity"], u["last_updated_at"])
+                        for u in upserts
+                    ],
+                )
+                self._bulk_insert(
+                    conn, "search", ("entity_id", "key", "value", "original_value"), search_rows
+                )
+            self._executemany(
+                conn,
+                "UPDATE refresh_state SET orphaned_at = ? WHERE entity_id = ?",
+                [(u["orphaned_at"], u["b_id"]) for u in orphan_updates],
+            )
+            self._executemany(
+                conn,
+                "DELETE FROM stitch_queue WHERE entity_ref = ? AND stitch_ticket = ?",
+                list(claimed),
+            )
+        stats.stitched = len(upserts)
+        return stats
+
+    # ------------------------------------------------------------------ deletion
+    def delete_with_pruning(
+        self, conn: sa.Connection, roots: Sequence[str], now: float
+    ) -> list[EntityChange]:
+        """Delete `roots` and every descendant that nothing outside the deleted tree still references."""
+        doomed: set[str] = set(roots)
+        frontier = list(roots)
+        while frontier:
+            children: set[str] = set()
+            for part in chunks(frontier):
+                children.update(
+                    r[0]
+                    for r in conn.execute(
+                        sa.select(t.refresh_state_references.c.target_entity_ref).where(
+                            t.refresh_state_references.c.source_entity_ref.in_(part)
+                        )
+                    )
+                )
+            frontier = [c for c in children if c not in doomed]
+            doomed.update(frontier)
+        candidates = doomed - set(roots)
+        while candidates:
+            # anything referenced from outside the doomed set (or by a provider) survives
+            survivors: set[str] = set()
+            for part in chunks(sorted(candidates)):
+                for source_key, source_ref, target in conn.execute(
+                    sa.select(
+                        t.refresh_state_references.c.source_key,
+                        t.refresh_state_references.c.source_entity_ref,
+                        t.refresh_state_references.c.target_entity_ref,
+                    ).where(t.refresh_state_references.c.target_entity_ref.in_(part))
+                ):
+                    if source_key is not None or (source_ref is not None and source_ref not in doomed):
+                        survivors.add(target)
+            if not survivors:
+                break
+            doomed -= survivors
+            candidates -= survivors
+            # descendants only reachable through a survivor survive too; recompute from scratch
+            reachable: set[str] = set()
+            frontier = list(survivors)
+            while frontier:
+                nxt: set[str] = set()
+                for part in chunks(frontier):
+                    nxt.update(
+                        r[0]
+                        for r in conn.execute(
+                            sa.select(t.refresh_state_references.c.target_entity_ref).where(
+                                t.refresh_state_references.c.source_entity_ref.in_(part)
+                            )
+                        )
+                    )
+                frontier = [n for n in nxt if n in candidates and n not in reachable]
+                reachable.update(frontier)
+            doomed -= reachable
+            candidates -= reachable
+        return self.delete_entities(conn, sorted(doomed), now)
+
+    def delete_entities(self, conn: sa.Connection, refs: Sequence[str], now: float) -> list[EntityChange]:
+        """Delete entities outright; entities they related to are restitched, children may orphan."""
+        if not refs:
+            return []
+        ids: dict[str, str] = {}
+        for part in chunks(list(refs)):
+            for entity_id, ref in conn.execute(
+                sa.select(t.refresh_state.c.entity_id, t.refresh_state.c.entity_ref).where(
+                    t.refresh_state.c.entity_ref.in_(part)
+                )
+            ):
+                ids[ref] = entity_id
+        restitch: set[str] = set()
+        had_final: set[str] = set()
+        id_list = list(ids.values())
+        for part in chunks(id_list):
+            restitch.update(
+                r[0]
+                for r in conn.execute(
+                    sa.select(t.relations.c.source_entity_ref)
+                    .where(t.relations.c.originating_entity_id.in_(part))
+                    .distinct()
+                )
+            )
+            had_final.update(
+                r[0]
+                for r in conn.execute(
+                    sa.select(t.final_entities.c.entity_id).where(t.final_entities.c.entity_id.in_(part))
+                )
+            )
+        ref_list = list(ids)
+        for part in chunks(ref_list):
+            restitch.update(
+                r[0]
+                for r in conn.execute(
+                    sa.select(t.refresh_state_references.c.target_entity_ref).where(
+                        t.refresh_state_references.c.source_entity_ref.in_(part)
+                    )
+                )
+            )
+            conn.execute(
+                t.refresh_state_references.delete().where(
+                    sa.or_(
+                        t.refresh_state_references.c.source_entity_ref.in_(part),
+                        t.refresh_state_references.c.target_entity_ref.in_(part),
+                    )
+                )
+            )
+            conn.execute(t.conflicts.delete().where(t.conflicts.c.entity_ref.in_(part)))
+        for part in chunks(id_list):
+            # explicit deletes keep SQLite fast and do not depend on cascade settings
+            conn.execute(t.search.delete().where(t.search.c.entity_id.in_(part)))
+            conn.execute(t.final_entities.delete().where(t.final_entities.c.entity_id.in_(part)))
+            conn.execute(t.relations.delete().where(t.relations.c.originating_entity_id.in_(part)))
+            conn.execute(t.refresh_keys.delete().where(t.refresh_keys.c.entity_id.in_(part)))
+            conn.execute(t.refresh_state.delete().where(t.refresh_state.c.entity_id.in_(part)))
+        self.mark_for_stitching(conn, restitch - set(ids), now)
+        return [
+            EntityChange("deleted", ref, entity_id)
+            for ref, entity_id in ids.items()
+            if entity_id in had_final
+        ]
+
+    def delete_orphans(self, older_than: float, now: float) -> list[EntityChange]:
+        with self.engine.begin() as conn:
+            refs = [
+                r[0]
+                for r in conn.execute(
+                    sa.select(t.refresh_state.c.entity_ref)
+                    .where(
+                        t.refresh_state.c.orphaned_at.is_not(None),
+                        t.refresh_state.c.orphaned_at <= older_than,
+                    )
+                    .limit(1000)
+                )
+            ]
+            if not refs:
+                return []
+            # only entities that are still unreferenced (a stitch may lag behind a new reference)
+            still: set[str] = set()
+            for part in chunks(refs):
+                still.update(
+                    r[0]
+                    for r in conn.execute(
+                        sa.select(t.refresh_state_references.c.target_entity_ref).where(
+                            t.refresh_state_references.c.target_entity_ref.in_(part)
+                        )
+                    )
+                )
+            return self.delete_entities(conn, [r for r in refs if r not in still], now)
+
+    # ------------------------------------------------------------------ refresh and ancestry
+    def refresh(self, entity_ref: str, now: float) -> bool:
+        """Make the entity and every ancestor due now; False if the entity is unknown."""
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                sa.select(t.refresh_state.c.entity_id).where(t.refresh_state.c.entity_ref == entity_ref)
+            ).first()
+            if exists is None:
+                return False
+            refs = {entity_ref}
+            frontier = [entity_ref]
+            for _ in range(64):
+                parents = {
+                    r[0]
+                    for r in conn.execute(
+                        sa.select(t.refresh_state_references.c.source_entity_ref).where(
+                            t.refresh_state_references.c.target_entity_ref.in_(frontier),
+                            t.refresh_state_references.c.source_entity_ref.is_not(None),
+                        )
+                    )
+                } - refs
+                if not parents:
+                    break
+                refs |= parents
+                frontier = list(parents)
+            conn.execute(
+                t.refresh_state.update()
+                .where(t.refresh_state.c.entity_ref.in_(sorted(refs)))
+                .values(next_update_at=now)
+            )
+            return True
+
+    def refresh_keys(self, keys: Sequence[str], now: float) -> int:
+        if not keys:
+            return 0
+        with self.engine.begin() as conn:
+            ids = sa.select(t.refresh_keys.c.entity_id).where(t.refresh_keys.c.key.in_(list(keys)))
+            result = conn.execute(
+                t.refresh_state.update()
+                .where(t.refresh_state.c.entity_id.in_(ids))
+                .values(next_update_at=now)
+            )
+            return int(result.rowcount or 0)
+
+    def ancestry(self, entity_ref: str) -> list[tuple[str, list[str]]]:
+        """(ref, parent refs) from the entity up to its roots."""
+        with self.read_engine.connect() as conn:
+            result: list[tuple[str, list[str]]] = []
+            seen: set[str] = set()
+            frontier = [entity_ref]
+            while frontier:
+                parents: dict[str, list[str]] = defaultdict(list)
+                for source, target in conn.execute(
+                    sa.select(
+                        t.refresh_state_references.c.source_entity_ref,
+                        t.refresh_state_references.c.target_entity_ref,
+                    ).where(
+                        t.refresh_state_references.c.target_entity_ref.in_(frontier),
+                        t.refresh_state_references.c.source_entity_ref.is_not(None),
+                    )
+                ):
+                    parents[target].append(source)
+                nxt: list[str] = []
+                for ref in frontier:
+                    if ref in seen:
+                        continue
+                    seen.add(ref)
+                    result.append((ref, sorted(parents.get(ref, []))))
+                    nxt.extend(p for p in parents.get(ref, []) if p not in seen)
+                frontier = nxt
+            return result
+
+    def analyze_if_grown(self, written: int, threshold: int = 5_000) -> bool:
+        """Refresh PostgreSQL's planner statistics after a bulk load.
+
+        Autovacuum analyzes eventually, but right after ingesting thousands of entities the
+        planner still believes the tables are empty and picks plans that sort every match.
+        """
+        self._written_since_analyze += written
+        if self.dialect != "postgresql" or self._written_since_analyze < threshold:
+            return False
+        self._written_since_analyze = 0
+        with self.engine.begin() as conn:
+            for table in (
+                "refresh_state",
+                "refresh_state_references",
+                "relations",
+                "final_entities",
+                "search",
+            ):
+                conn.exec_driver_sql(f"ANALYZE {table}")
+        return True
+
+    def stitch_backlog(self) -> int:
+        with self.read_engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t.stitch_queue)).scalar_one())
+
+    def queue_depths(self, now: float) -> dict[str, int]:
+        with self.read_engine.connect() as conn:
+            # never-processed rows count as pending even while claimed, so "0 pending" means settled
+            due = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(t.refresh_state)
+                .where(
+                    sa.or_(t.refresh_state.c.next_update_at <= now, t.refresh_state.c.result_hash.is_(None))
+                )
+            ).scalar_one()
+            stitch = conn.execute(sa.select(sa.func.count()).select_from(t.stitch_queue)).scalar_one()
+        return {"processing": int(due), "stitching": int(stitch)}
+
+
+def _errors_json(errors: Sequence[EmittedError]) -> str:
+    return dumps([e.as_status() for e in errors])
+
+
+def _result_hash(outcome: ProcessingOutcome) -> str:
+    return json_hash(
+        {
+            "entity": outcome.entity,
+            "errors": [e.as_status() for e in outcome.errors],
+            "children": [[c.entity_ref, c.location_key, c.entity] for c in outcome.children],
+            "relations": sorted((r.source_ref, r.type, r.target_ref) for r in outcome.relations),
+            "keys": sorted(outcome.refresh_keys),
+        }
+    )
+
+
+def _final_entity(
+    entity: dict[str, Any],
+    entity_id: str,
+    relations: set[tuple[str, str]],
+    errors: list[dict[str, Any]],
+    conflict: Any,
+    is_orphan: bool,
+) -> dict[str, Any]:
+    final = dict(entity)
+    metadata = dict(final.get("metadata") or {})
+    metadata["uid"] = entity_id
+    metadata.pop("etag", None)
+    if is_orphan:
+        annotations = dict(metadata.get("annotations") or {})
+        annotations[ANNOTATION_ORPHAN] = "true"
+        metadata["annotations"] = annotations
+    final["metadata"] = metadata
+    final = dict(sanitize_annotation_urls(final))
+    final["relations"] = [{"type": ty, "targetRef": target} for ty, target in sorted(relations)]
+    items = [
+        {
+            "type": PROCESSING_STATUS_TYPE,
+            "level": "error",
+            "message": f"{e.get('name', 'Error')}: {e.get('message', '')}",
+            "error": e,
+        }
+        for e in errors
+    ]
+    if conflict is not None:
+        items.append(
+            {
+                "type": PROCESSING_STATUS_TYPE,
+                "level": "warning",
+                "message": f"ConflictError: {conflict.new_location_key} also emits this entity, but it is owned by "
+                f"{conflict.existing_location_key}; the first owner keeps it",
+                "error": {"name": "ConflictError", "message": "Conflicting entity ref"},
+            }
+        )
+    if items:
+        final["status"] = {"items": items}
+    else:
+        final.pop("status", None)
+    return final

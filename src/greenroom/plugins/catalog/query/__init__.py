@@ -1,0 +1,1 @@
+"""Catalog read side: the search index, filter parsing and the SQL query engine behind the API."""
