@@ -406,3 +406,71 @@ def test_sqlite_ordered_filtered_page_uses_indexes(engine: sa.Engine, query: Ent
     assert not any(step.startswith("SCAN") and "search" in step and "INDEX" not in step for step in plan), (
         plan
     )
+
+
+ORDER_CASES = [
+    (["kind=component"], "metadata.name", "asc"),
+    (["kind=component,spec.type=service"], "metadata.name", "desc"),
+    (["kind=component,metadata.tags=java"], "metadata.title", "asc"),
+    (["kind=component,metadata.tags"], "metadata.tags", "desc"),
+    (["metadata.namespace=ops", "kind=group"], "metadata.name", "asc"),
+    (["kind=component,spec.type=library,metadata.title"], "spec.type", "asc"),
+]
+
+
+def _walk_pages(query: EntitiesQuery, filter_params: list[str], field: str, order: str) -> list[list[str]]:
+    pages = []
+    page = query.query_entities(
+        filter=parse_filter_params(filter_params), order_fields=[(field, order)], limit=4
+    )
+    pages.append(_uids(page.items))
+    while page.next_cursor:
+        page = query.query_entities(cursor=page.next_cursor, limit=4)
+        pages.append(_uids(page.items))
+    back = query.query_entities(cursor=page.prev_cursor, limit=4) if page.prev_cursor else None
+    if back is not None:
+        pages.append(_uids(back.items))
+    return pages
+
+
+@pytest.mark.parametrize(("filter_params", "field", "order"), ORDER_CASES)
+def test_ordered_pages_are_the_same_whichever_plan_runs(
+    query: EntitiesQuery,
+    monkeypatch: pytest.MonkeyPatch,
+    filter_params: list[str],
+    field: str,
+    order: str,
+) -> None:
+    """Few matches sort the matches, many walk the sort index: both must give the same pages."""
+    import greenroom.plugins.catalog.query.entities as entities_module
+
+    monkeypatch.setattr(entities_module, "MATERIALIZE_BELOW", 10_000)
+    sorted_matches = _walk_pages(query, filter_params, field, order)
+    monkeypatch.setattr(entities_module, "MATERIALIZE_BELOW", 0)
+    walked_index = _walk_pages(query, filter_params, field, order)
+    assert sorted_matches == walked_index
+    assert sum(len(page) for page in sorted_matches) > 0
+
+
+def test_sqlite_count_and_first_page_read_only_the_search_index(
+    engine: sa.Engine, query: EntitiesQuery
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    with StatementCounter(engine) as counter:
+        query.query_entities(filter=KIND_COMPONENT, limit=20)
+    (count_sql, page_sql), (count_parameters, page_parameters) = counter.statements, counter.parameters
+    with engine.connect() as connection:
+        count_plan = [
+            r[-1] for r in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + count_sql, count_parameters)
+        ]
+        page_plan = [
+            r[-1] for r in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + page_sql, page_parameters)
+        ]
+    # the total is an index range count; the entity rows are not touched
+    assert all("final_entities" not in step for step in count_plan), count_plan
+    assert any("COVERING INDEX search_key_value_entity_idx" in step for step in count_plan), count_plan
+    # the first page takes ids off the index already in id order, then looks up 21 rows; only
+    # those 21 are sorted again (the outer ORDER BY, last step)
+    sorts = [i for i, step in enumerate(page_plan) if "TEMP B-TREE" in step]
+    assert sorts == [len(page_plan) - 1], page_plan

@@ -24,8 +24,11 @@ from greenroom.core.errors import InputError
 from greenroom.plugins.catalog.query.filters import (
     Filter,
     escape_like,
+    filter_to_id_select,
     filter_to_predicate,
+    filter_to_probe,
     filter_to_sql,
+    intersect_ids,
     parse_predicate,
 )
 from greenroom.plugins.catalog.tables import final_entities, search
@@ -36,6 +39,8 @@ DEFAULT_QUERY_LIMIT = 200
 """Backstage's server-side default page size for /entities/by-query."""
 
 STREAM_PAGE_SIZE = 2000
+MATERIALIZE_BELOW = 2000
+"""Up to this many matches an ordered page sorts the matches; above, it walks the sort index."""
 REFS_CHUNK_SIZE = 1000
 
 # Keys that hold one scalar per entity by construction (re-added by the indexer or validated as
@@ -52,6 +57,11 @@ _SINGLE_VALUED_KEYS = frozenset(
         "metadata.description",
     }
 )
+
+_ALWAYS_PRESENT_KEYS = frozenset(
+    {"kind", "apiversion", "metadata.name", "metadata.namespace", "metadata.uid", "metadata.etag"}
+)
+"""Keys every stitched entity has a value for, so "has the sort key" filters nothing out."""
 
 _fe = final_entities
 
@@ -362,46 +372,21 @@ class EntitiesQuery:
                 total_items=0,
             )
 
-        fe_id = _fe.c.entity_id
-        source: sa.FromClause = _fe
-        sort_col: ColumnElement[Any] | None = None
-        id_col: ColumnElement[Any] = fe_id
-        page_filter_id: ColumnElement[Any] = fe_id
-        if state.sort_field is not None:
-            alias = search.alias("sort_value")
-            source = alias.join(_fe, _sort_join_condition(alias, state.sort_field, fe_id))
-            sort_col, id_col = alias.c.value, alias.c.entity_id
-            if self._engine.dialect.name == "sqlite":
-                # Unary + stops SQLite from driving the join off the filter's id list; it then walks
-                # the (key, value, entity_id) index in sort order and stops after one page instead of
-                # sorting every matching entity for each page.
-                page_filter_id = sa.literal_column("+sort_value.entity_id", sa.String)
-        conditions = self._conditions(state, fe_id)
-        page_conditions = conditions if page_filter_id is fe_id else self._conditions(state, page_filter_id)
-
         with self._engine.connect() as connection:
             total = state.total_items
             if cursor is None and total_items:
-                count = sa.select(sa.func.count()).select_from(_fe).where(*conditions)
-                if state.sort_field is not None:
-                    count = count.where(fe_id.in_(_keys_present(state.sort_field)))
-                total = connection.execute(count).scalar_one()
+                total = connection.execute(self._count_statement(state)).scalar_one()
                 state = dataclasses.replace(state, total_items=total)
 
             backwards = state.is_previous
             direction = state.sort_order
             if backwards:
                 direction = "desc" if direction == "asc" else "asc"
-            columns = [col for col in (sort_col, id_col) if col is not None]
-            statement = sa.select(_fe.c.final_entity, *columns).select_from(source).where(*page_conditions)
-            if state.values is not None:
-                statement = statement.where(_keyset(columns, state.values, direction))
-            statement = statement.order_by(
-                *(col.asc() if direction == "asc" else col.desc() for col in columns)
-            )
-            statement = statement.limit(page_size + 1)
-            if offset:
-                statement = statement.offset(offset)
+            if state.sort_field is None:
+                statement = self._unordered_page(state, direction, page_size + 1, offset)
+            else:
+                known_total = total if (cursor is not None or total_items) else None
+                statement = self._ordered_page(state, direction, page_size + 1, offset, known_total)
             rows = list(connection.execute(statement).all())
 
         more = len(rows) > page_size
@@ -425,13 +410,106 @@ class EntitiesQuery:
         )
 
     @staticmethod
-    def _conditions(state: _QueryState, entity_id: ColumnElement[Any]) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = []
+    def _id_sets(state: _QueryState) -> list[sa.Select[Any]]:
+        """The id sets a query's entities must all be in: filter, full text, sort key present."""
+        sets: list[sa.Select[Any]] = []
         if state.filter is not None:
-            conditions.append(filter_to_sql(state.filter, entity_id))
+            sets.append(filter_to_id_select(state.filter))
         if state.full_text is not None:
-            conditions.append(_full_text_condition(state.full_text, state.sort_field, entity_id))
-        return conditions
+            sets.append(_full_text_ids(state.full_text, state.sort_field))
+        if state.sort_field is not None and state.sort_field.lower() not in _ALWAYS_PRESENT_KEYS:
+            sets.append(_keys_present(state.sort_field))
+        return sets
+
+    def _count_statement(self, state: _QueryState) -> sa.Select[Any]:
+        """Count from the search index alone; the entity rows are never read for a total."""
+        sets = self._id_sets(state)
+        if not sets:
+            return sa.select(sa.func.count()).select_from(_fe)
+        return sa.select(sa.func.count()).select_from(intersect_ids(sets).subquery())
+
+    def _ordered_page(
+        self,
+        state: _QueryState,
+        direction: SortOrder,
+        limit: int,
+        offset: int | None,
+        known_total: int | None,
+    ) -> sa.Select[Any]:
+        """A page in sort-key order, planned from the number of matches.
+
+        Few matches (≤ `MATERIALIZE_BELOW`): collect them and sort, a cost bounded by the matches.
+        Many matches: walk the sort key's (key, value, entity_id) index in order and probe each
+        candidate against the filter, stopping after one page; with m matches out of n entities
+        that reads about limit·n/m index entries, small exactly when m is large.
+        """
+        assert state.sort_field is not None
+        dialect = self._engine.dialect.name
+        sort_value = search.alias("sort_value")
+        key = state.sort_field.lower()
+        materialize = (
+            known_total is not None
+            and known_total <= MATERIALIZE_BELOW
+            and (state.filter is not None or state.full_text is not None)
+        )
+        if materialize:
+            matching = intersect_ids(self._id_sets(state)).subquery("matching")
+            # `key || ''` keeps SQLite from walking the sort index instead of driving off the matches
+            key_column: ColumnElement[Any] = (
+                sort_value.c.key.op("||")(sa.literal_column("''"))
+                if dialect == "sqlite"
+                else sort_value.c.key
+            )
+            condition = sa.and_(
+                sort_value.c.entity_id == matching.c.entity_id,
+                key_column == key,
+                sort_value.c.value.is_not(None),
+                *_no_smaller_value(sort_value, key),
+            )
+            source: sa.FromClause = matching.join(sort_value, condition).join(
+                _fe, _fe.c.entity_id == sort_value.c.entity_id
+            )
+            conditions: list[ColumnElement[bool]] = []
+        else:
+            source = sort_value.join(_fe, _sort_join_condition(sort_value, state.sort_field, _fe.c.entity_id))
+            conditions = []
+            if state.filter is not None:
+                conditions.append(filter_to_probe(state.filter, sort_value.c.entity_id, dialect))
+            if state.full_text is not None:
+                conditions.append(_full_text_probe(state.full_text, state.sort_field, sort_value.c.entity_id))
+        columns = [sort_value.c.value, sort_value.c.entity_id]
+        statement = sa.select(_fe.c.final_entity, *columns).select_from(source).where(*conditions)
+        if state.values is not None:
+            statement = statement.where(_keyset(columns, state.values, direction))
+        statement = statement.order_by(*(col.asc() if direction == "asc" else col.desc() for col in columns))
+        statement = statement.limit(limit)
+        if offset:
+            statement = statement.offset(offset)
+        return statement
+
+    def _unordered_page(
+        self, state: _QueryState, direction: SortOrder, limit: int, offset: int | None
+    ) -> sa.Select[Any]:
+        """A page in entity id order: ids come off the index in order, then one lookup per row."""
+        sets = self._id_sets(state)
+        if not sets:
+            ids: sa.Select[Any] = sa.select(_fe.c.entity_id.label("entity_id"))
+        else:
+            ids = intersect_ids(sets)
+        id_rows = ids.subquery("matching")
+        page = sa.select(id_rows.c.entity_id)
+        if state.values is not None:
+            page = page.where(_keyset([id_rows.c.entity_id], state.values, direction))
+        ordered = id_rows.c.entity_id.asc() if direction == "asc" else id_rows.c.entity_id.desc()
+        page = page.order_by(ordered).limit(limit)
+        if offset:
+            page = page.offset(offset)
+        page_ids = page.subquery("page")
+        return (
+            sa.select(_fe.c.final_entity, _fe.c.entity_id)
+            .select_from(page_ids.join(_fe, _fe.c.entity_id == page_ids.c.entity_id))
+            .order_by(_fe.c.entity_id.asc() if direction == "asc" else _fe.c.entity_id.desc())
+        )
 
     # --- lookups --------------------------------------------------------------------------------
 
@@ -484,11 +562,13 @@ class EntitiesQuery:
         result: dict[str, list[dict[str, Any]]] = {facet: [] for facet in facets}
         if not keys:
             return result
-        statement = sa.select(
-            search.c.key, search.c.original_value, sa.func.count(sa.distinct(search.c.entity_id))
-        ).where(search.c.key.in_(sorted(set(keys.values()))), search.c.original_value.is_not(None))
+        # An entity has at most one row per (key, value), and the original value determines the
+        # value, so count(*) over the (key, original_value) index counts entities without DISTINCT.
+        statement = sa.select(search.c.key, search.c.original_value, sa.func.count()).where(
+            search.c.key.in_(sorted(set(keys.values()))), search.c.original_value.is_not(None)
+        )
         if filter is not None:
-            statement = statement.where(filter_to_sql(filter, search.c.entity_id))
+            statement = statement.where(search.c.entity_id.in_(filter_to_id_select(filter)))
         statement = statement.group_by(search.c.key, search.c.original_value).order_by(
             search.c.key, search.c.original_value
         )
@@ -509,14 +589,10 @@ class EntitiesQuery:
         return orjson.dumps(apply_fields(orjson.loads(text), fields))
 
 
-def _sort_join_condition(
-    alias: sa.FromClause, field: str, entity_id: ColumnElement[Any]
-) -> ColumnElement[bool]:
-    """Join the (single, smallest) non-null search value of `field` for each entity."""
-    key = field.lower()
-    condition = sa.and_(alias.c.entity_id == entity_id, alias.c.key == key, alias.c.value.is_not(None))
+def _no_smaller_value(alias: sa.FromClause, key: str) -> list[ColumnElement[bool]]:
+    """For a multi-valued key, only an entity's smallest value is its sort value."""
     if key in _SINGLE_VALUED_KEYS:
-        return condition
+        return []
     smaller = search.alias("smaller_value")
     duplicate = (
         sa.select(sa.literal(1))
@@ -525,23 +601,50 @@ def _sort_join_condition(
         )
         .exists()
     )
-    return sa.and_(condition, ~duplicate)
+    return [~duplicate]
 
 
-def _keys_present(field: str) -> sa.Select[Any]:
-    return sa.select(search.c.entity_id).where(search.c.key == field.lower(), search.c.value.is_not(None))
-
-
-def _full_text_condition(
+def _full_text_probe(
     full_text: tuple[str, tuple[str, ...] | None], sort_field: str | None, entity_id: ColumnElement[Any]
 ) -> ColumnElement[bool]:
     term, fields = full_text
-    keys = [field.lower() for field in fields] if fields else [(sort_field or "metadata.uid").lower()]
+    keys = sorted({field.lower() for field in fields}) if fields else [(sort_field or "metadata.uid").lower()]
+    pattern = f"%{escape_like(term.strip().lower())}%"
+    return (
+        sa.select(sa.literal(1))
+        .where(
+            search.c.entity_id == entity_id,
+            search.c.key.in_(keys),
+            search.c.value.like(pattern, escape="\\"),
+        )
+        .exists()
+    )
+
+
+def _sort_join_condition(
+    alias: sa.FromClause, field: str, entity_id: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    """Join the (single, smallest) non-null search value of `field` for each entity."""
+    key = field.lower()
+    condition = sa.and_(alias.c.entity_id == entity_id, alias.c.key == key, alias.c.value.is_not(None))
+    return sa.and_(condition, *_no_smaller_value(alias, key))
+
+
+def _keys_present(field: str) -> sa.Select[Any]:
+    key = field.lower()
+    present = sa.select(search.c.entity_id).where(search.c.key == key, search.c.value.is_not(None))
+    return present if key in _SINGLE_VALUED_KEYS else present.distinct()
+
+
+def _full_text_ids(full_text: tuple[str, tuple[str, ...] | None], sort_field: str | None) -> sa.Select[Any]:
+    term, fields = full_text
+    keys = sorted({field.lower() for field in fields}) if fields else [(sort_field or "metadata.uid").lower()]
     pattern = f"%{escape_like(term.strip().lower())}%"
     matching = sa.select(search.c.entity_id).where(
-        search.c.key.in_(keys), search.c.value.like(pattern, escape="\\")
+        search.c.key.in_(keys) if len(keys) > 1 else search.c.key == keys[0],
+        search.c.value.like(pattern, escape="\\"),
     )
-    return entity_id.in_(matching)
+    return matching.distinct()
 
 
 def _keyset(

@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from greenroom.core.errors import InputError
 from greenroom.plugins.catalog.query.search_index import scalar_text
-from greenroom.plugins.catalog.tables import search
+from greenroom.plugins.catalog.tables import final_entities, search
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,4 +295,122 @@ def filter_to_sql(f: Filter, entity_id_col: ColumnElement[Any]) -> ColumnElement
         return parts[0] if len(parts) == 1 else sa.or_(*parts)
     if isinstance(f, Not):
         return sa.not_(filter_to_sql(f.filter, entity_id_col))
+    return sa.false()
+
+
+def all_entity_ids() -> sa.Select[Any]:
+    """Every stored entity id: the universe a negation is taken from."""
+    return sa.select(final_entities.c.entity_id.label("entity_id"))
+
+
+def filter_to_id_select(f: Filter) -> sa.Select[Any]:
+    """Compile a filter to the set of matching entity ids, one `entity_id` column without duplicates.
+
+    Unlike `filter_to_sql`, nothing here touches `final_entities` unless a negation needs the
+    universe: leaves are ranges of the (key, value, entity_id) index combined with INTERSECT,
+    UNION and EXCEPT, so counting and unordered paging read only that index. A single-value leaf
+    comes out in entity id order straight from the index, which is what a first page needs.
+    """
+    if isinstance(f, FieldMatch):
+        rows = sa.select(search.c.entity_id).where(search.c.key == f.key.lower())
+        single = False
+        if f.values is not None:
+            lowered = sorted({value.lower() for value in f.values})
+            single = len(lowered) == 1
+            rows = rows.where(search.c.value == lowered[0] if single else search.c.value.in_(lowered))
+        elif f.prefix is not None:
+            rows = rows.where(search.c.value.like(escape_like(f.prefix.lower()) + "%", escape="\\"))
+        # one row per (entity, key, value): only a single-value match is free of duplicates
+        positive = rows if single else rows.distinct()
+        return positive if f.exists else _except(all_entity_ids(), positive)
+    if isinstance(f, ContainsRelation):
+        if f.type is not None:
+            rows = sa.select(search.c.entity_id).where(search.c.key == f"relations.{f.type.lower()}")
+        else:
+            rows = sa.select(search.c.entity_id).where(search.c.key.like("relations.%"))
+        if f.target_refs is not None:
+            rows = rows.where(search.c.value.in_(sorted({ref.lower() for ref in f.target_refs})))
+        return rows.distinct()
+    if isinstance(f, AllOf):
+        if not f.filters:
+            return all_entity_ids()
+        parts = [filter_to_id_select(child) for child in f.filters]
+        return parts[0] if len(parts) == 1 else _compound(sa.intersect, parts)
+    if isinstance(f, AnyOf):
+        if not f.filters:
+            return no_entity_ids()
+        parts = [filter_to_id_select(child) for child in f.filters]
+        return parts[0] if len(parts) == 1 else _compound(sa.union, parts)
+    if isinstance(f, Not):
+        return _except(all_entity_ids(), filter_to_id_select(f.filter))
+    return no_entity_ids()
+
+
+def no_entity_ids() -> sa.Select[Any]:
+    """The empty id set (an unknown operator, an empty `$any`)."""
+    return sa.select(final_entities.c.entity_id.label("entity_id")).where(sa.false())
+
+
+def intersect_ids(parts: Sequence[sa.Select[Any]]) -> sa.Select[Any]:
+    """Entity ids in every one of `parts` (each an id select from `filter_to_id_select`)."""
+    return parts[0] if len(parts) == 1 else _compound(sa.intersect, list(parts))
+
+
+def _except(left: sa.Select[Any], right: sa.Select[Any]) -> sa.Select[Any]:
+    return _compound(sa.except_, [left, right])
+
+
+def _compound(operator: Any, parts: list[sa.Select[Any]]) -> sa.Select[Any]:
+    # SQLite rejects a parenthesised compound inside another, so each side is a plain subquery.
+    members = [sa.select(part.subquery().c.entity_id) for part in parts]
+    compound = operator(*members).subquery()
+    return sa.select(compound.c.entity_id)
+
+
+def filter_to_probe(f: Filter, entity_id_col: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
+    """Compile a filter to correlated EXISTS probes of one entity's own search rows.
+
+    For walking an index in sort order and stopping after a page: each candidate costs a few
+    index lookups instead of materialising every match first. On SQLite a leaf that is not a
+    plain equality hides its key from the (key, value) index (`key || ''`), since SQLite without
+    statistics would otherwise range-scan that key for every candidate instead of looking up
+    the candidate's own rows through (entity_id, key).
+    """
+
+    def key_is(rows: sa.Select[Any], key: str, *, exact: bool) -> sa.Select[Any]:
+        column: ColumnElement[Any] = search.c.key
+        if not exact and dialect == "sqlite":
+            column = search.c.key.op("||")(sa.literal_column("''"))
+        return rows.where(column == key)
+
+    if isinstance(f, FieldMatch):
+        rows = sa.select(sa.literal(1)).select_from(search).where(search.c.entity_id == entity_id_col)
+        rows = key_is(rows, f.key.lower(), exact=f.values is not None)
+        if f.values is not None:
+            lowered = sorted({value.lower() for value in f.values})
+            rows = rows.where(
+                search.c.value == lowered[0] if len(lowered) == 1 else search.c.value.in_(lowered)
+            )
+        elif f.prefix is not None:
+            rows = rows.where(search.c.value.like(escape_like(f.prefix.lower()) + "%", escape="\\"))
+        return rows.exists() if f.exists else ~rows.exists()
+    if isinstance(f, ContainsRelation):
+        rows = sa.select(sa.literal(1)).select_from(search).where(search.c.entity_id == entity_id_col)
+        if f.type is not None:
+            rows = key_is(rows, f"relations.{f.type.lower()}", exact=f.target_refs is not None)
+        else:
+            rows = rows.where(search.c.key.like("relations.%"))
+        if f.target_refs is not None:
+            rows = rows.where(search.c.value.in_(sorted({ref.lower() for ref in f.target_refs})))
+        return rows.exists()
+    if isinstance(f, AllOf):
+        if not f.filters:
+            return sa.true()
+        return sa.and_(*(filter_to_probe(child, entity_id_col, dialect) for child in f.filters))
+    if isinstance(f, AnyOf):
+        if not f.filters:
+            return sa.false()
+        return sa.or_(*(filter_to_probe(child, entity_id_col, dialect) for child in f.filters))
+    if isinstance(f, Not):
+        return sa.not_(filter_to_probe(f.filter, entity_id_col, dialect))
     return sa.false()
