@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -14,6 +15,10 @@ import sqlalchemy as sa
 
 from greenroom.plugins.catalog.query.search_index import build_search_rows
 from greenroom.plugins.catalog.tables import final_entities, metadata, refresh_state, search
+
+_full_text_migration = importlib.import_module(
+    "greenroom.plugins.catalog.migrations.versions.0004_full_text_index"
+)
 
 
 def engine_fixture() -> Callable[..., Iterator[sa.Engine]]:
@@ -45,6 +50,11 @@ def engine_fixture() -> Callable[..., Iterator[sa.Engine]]:
                 dbapi_connection.commit()
 
         metadata.create_all(created)
+        with created.begin() as connection:  # the trigram index of migration 0004, as in production
+            if connection.dialect.name == "sqlite":
+                _full_text_migration._sqlite_upgrade(connection)
+            else:
+                _full_text_migration._postgres_upgrade(connection)
         yield created
         created.dispose()
 

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from greenroom.core.errors import InputError
 from greenroom.plugins.catalog.query.entities import EntitiesQuery, apply_fields
 from greenroom.plugins.catalog.query.filters import parse_filter_params, parse_predicate
+from greenroom.plugins.catalog.query.search_index import build_search_rows
+from greenroom.plugins.catalog.tables import final_entities, search
 
 from ._query_support import StatementCounter, component, engine_fixture, insert_entities, ref_of
 
@@ -474,3 +476,74 @@ def test_sqlite_count_and_first_page_read_only_the_search_index(
     # those 21 are sorted again (the outer ORDER BY, last step)
     sorts = [i for i, step in enumerate(page_plan) if "TEMP B-TREE" in step]
     assert sorts == [len(page_plan) - 1], page_plan
+
+
+FULL_TEXT_CASES = [
+    ("svc", ("metadata.name",), None),
+    ("SVC-0", ("metadata.name", "metadata.title"), None),
+    ("title 1", ("metadata.title",), ("metadata.name", "asc")),
+    ("100%", ("metadata.description",), None),  # LIKE wildcards are literal
+    ("pet store", ("metadata.description", "metadata.name"), ("metadata.title", "desc")),
+    ("sv", ("metadata.name",), None),  # shorter than a trigram: scanned
+    ("java", ("metadata.tags",), None),  # not a trigram-indexed key: scanned
+]
+
+
+@pytest.mark.parametrize(("term", "fields", "order"), FULL_TEXT_CASES)
+def test_full_text_through_the_trigram_index_equals_the_scan(
+    engine: sa.Engine,
+    stored: list[dict[str, Any]],
+    term: str,
+    fields: tuple[str, ...],
+    order: tuple[str, str] | None,
+) -> None:
+    indexed = EntitiesQuery(engine)
+    assert indexed._has_text_index()  # migration 0004 ran in the fixture
+    scanning = EntitiesQuery(engine)
+    scanning._text_index = False
+
+    def pages(query: EntitiesQuery) -> tuple[int, list[list[str]]]:
+        page = query.query_entities(
+            full_text=(term, fields), order_fields=[order] if order else (), limit=3, filter=None
+        )
+        total, seen = page.total_items, [_uids(page.items)]
+        while page.next_cursor:
+            page = query.query_entities(cursor=page.next_cursor, limit=3)
+            seen.append(_uids(page.items))
+        if page.prev_cursor:
+            seen.append(_uids(query.query_entities(cursor=page.prev_cursor, limit=3).items))
+        return total, seen
+
+    assert pages(indexed) == pages(scanning)
+    assert pages(indexed)[0] > 0
+
+
+def test_full_text_index_follows_updates_and_deletes(engine: sa.Engine, stored: list[dict[str, Any]]) -> None:
+    query = EntitiesQuery(engine)
+    victim = next(e for e in stored if e["metadata"].get("description") == "a pet store 100% real")
+    text = orjson.loads(orjson.dumps(victim))
+    text["metadata"]["description"] = "now a zebra farm"
+    uid = victim["metadata"]["uid"]
+    with engine.begin() as connection:  # as the stitcher rewrites an entity: its row and its search rows
+        connection.execute(
+            sa.update(final_entities)
+            .where(final_entities.c.entity_id == uid)
+            .values(final_entity=orjson.dumps(text).decode())
+        )
+        connection.execute(sa.delete(search).where(search.c.entity_id == uid))
+        connection.execute(
+            sa.insert(search),
+            [
+                {"entity_id": row[0], "key": row[1], "value": row[2], "original_value": row[3]}
+                for row in build_search_rows(uid, text)
+            ],
+        )
+    assert query.query_entities(full_text=("zebra", ("metadata.description",))).total_items == 1
+    before = query.query_entities(full_text=("pet store", ("metadata.description",))).total_items
+    with engine.begin() as connection:
+        connection.execute(sa.delete(search).where(search.c.entity_id == victim["metadata"]["uid"]))
+        connection.execute(
+            sa.delete(final_entities).where(final_entities.c.entity_id == victim["metadata"]["uid"])
+        )
+    assert query.query_entities(full_text=("zebra", ("metadata.description",))).total_items == 0
+    assert query.query_entities(full_text=("pet store", ("metadata.description",))).total_items == before

@@ -39,6 +39,8 @@ DEFAULT_QUERY_LIMIT = 200
 """Backstage's server-side default page size for /entities/by-query."""
 
 STREAM_PAGE_SIZE = 2000
+TEXT_MATCHES_IN_MEMORY = 5000
+"""Up to this many full-text matches are counted, sorted and paged in one pass in Python."""
 MATERIALIZE_BELOW = 2000
 """Up to this many matches an ordered page sorts the matches; above, it walks the sort index."""
 REFS_CHUNK_SIZE = 1000
@@ -57,6 +59,14 @@ _SINGLE_VALUED_KEYS = frozenset(
         "metadata.description",
     }
 )
+
+TEXT_COLUMNS = {
+    "metadata.name": "name",
+    "metadata.title": "title",
+    "metadata.description": "description",
+    "spec.profile.displayname": "display_name",
+}
+"""Search keys the trigram index covers (migration 0004), with their SQLite FTS5 column."""
 
 _ALWAYS_PRESENT_KEYS = frozenset(
     {"kind", "apiversion", "metadata.name", "metadata.namespace", "metadata.uid", "metadata.etag"}
@@ -227,6 +237,7 @@ class EntitiesQuery:
     def __init__(self, engine: Engine, *, stream_page_size: int = STREAM_PAGE_SIZE) -> None:
         self._engine = engine
         self._stream_page_size = stream_page_size
+        self._text_index: bool | None = None
 
     # --- GET /entities --------------------------------------------------------------------------
 
@@ -372,22 +383,28 @@ class EntitiesQuery:
                 total_items=0,
             )
 
+        backwards = state.is_previous
+        direction = state.sort_order
+        if backwards:
+            direction = "desc" if direction == "asc" else "asc"
         with self._engine.connect() as connection:
             total = state.total_items
-            if cursor is None and total_items:
-                total = connection.execute(self._count_statement(state)).scalar_one()
-                state = dataclasses.replace(state, total_items=total)
-
-            backwards = state.is_previous
-            direction = state.sort_order
-            if backwards:
-                direction = "desc" if direction == "asc" else "asc"
-            if state.sort_field is None:
-                statement = self._unordered_page(state, direction, page_size + 1, offset)
+            text_page = self._text_page(connection, state, direction, page_size + 1, offset)
+            if text_page is not None:
+                matches, rows = text_page
+                if cursor is None and total_items:
+                    total = matches
+                    state = dataclasses.replace(state, total_items=total)
             else:
-                known_total = total if (cursor is not None or total_items) else None
-                statement = self._ordered_page(state, direction, page_size + 1, offset, known_total)
-            rows = list(connection.execute(statement).all())
+                if cursor is None and total_items:
+                    total = connection.execute(self._count_statement(state)).scalar_one()
+                    state = dataclasses.replace(state, total_items=total)
+                if state.sort_field is None:
+                    statement = self._unordered_page(state, direction, page_size + 1, offset)
+                else:
+                    known_total = total if (cursor is not None or total_items) else None
+                    statement = self._ordered_page(state, direction, page_size + 1, offset, known_total)
+                rows = list(connection.execute(statement).all())
 
         more = len(rows) > page_size
         rows = rows[:page_size]
@@ -421,12 +438,133 @@ class EntitiesQuery:
             sets.append(_keys_present(state.sort_field))
         return sets
 
+    def _matching_ids(self, state: _QueryState) -> sa.Select[Any] | None:
+        """The ids of every match (None: every entity), from the search index alone.
+
+        With a full-text term the trigram index gives a short candidate list, so the matches
+        are those candidates probed against the filter; otherwise the id sets intersect.
+        """
+        candidates = self._text_candidates(state)
+        if candidates is None:
+            sets = self._id_sets(state)
+            return intersect_ids(sets) if sets else None
+        found = candidates.subquery("text_match")
+        conditions: list[ColumnElement[bool]] = []
+        if state.filter is not None:
+            conditions.append(filter_to_probe(state.filter, found.c.entity_id, self._engine.dialect.name))
+        if state.sort_field is not None and state.sort_field.lower() not in _ALWAYS_PRESENT_KEYS:
+            conditions.append(found.c.entity_id.in_(_keys_present(state.sort_field)))
+        return sa.select(found.c.entity_id).where(*conditions)
+
+    def _text_candidates(self, state: _QueryState) -> sa.Select[Any] | None:
+        """Exact full-text matches through the trigram index, or None where it cannot serve."""
+        if state.full_text is None or not self._has_text_index():
+            return None
+        term, fields = state.full_text
+        keys = (
+            sorted({field.lower() for field in fields})
+            if fields
+            else [(state.sort_field or "metadata.uid").lower()]
+        )
+        needle = term.strip().lower()
+        if len(needle) < 3 or not set(keys) <= set(TEXT_COLUMNS):
+            return None  # trigrams need three characters; other fields are not indexed
+        pattern = f"%{escape_like(needle)}%"
+        if self._engine.dialect.name == "postgresql":
+            # the partial GIN index answers this LIKE directly and exactly
+            return (
+                sa.select(search.c.entity_id)
+                .where(search.c.key.in_(keys), search.c.value.like(pattern, escape="\\"))
+                .distinct()
+            )
+        columns = " ".join(TEXT_COLUMNS[key] for key in keys)
+        phrase = '"' + needle.replace('"', '""') + '"'
+        text = sa.table("search_text", sa.column("rowid"))
+        fe_rowid = sa.literal_column("final_entities.rowid")
+        # A trigram phrase matches exactly the rows containing the term, case-folded; values the
+        # search index drops (over 200 characters) are not in the FTS table either.
+        return (
+            sa.select(_fe.c.entity_id)
+            .select_from(text.join(_fe, fe_rowid == text.c.rowid))
+            .where(sa.literal_column("search_text").op("MATCH")(f"{{{columns}}} : {phrase}"))
+        )
+
+    def _text_page(
+        self,
+        connection: sa.Connection,
+        state: _QueryState,
+        direction: SortOrder,
+        limit: int,
+        offset: int | None,
+    ) -> tuple[int, list[tuple[Any, ...]]] | None:
+        """Total and page of a full-text query from one pass over its (few) trigram matches.
+
+        The matches' sort keys are read once and counted, sorted and cut in Python, then only
+        the page's entities are fetched; counting and paging in SQL would find the matches
+        twice. None when the trigram index cannot serve the term, or it matches too many.
+        """
+        if self._text_candidates(state) is None:
+            return None
+        ids = self._matching_ids(state)
+        assert ids is not None
+        found = ids.subquery("text_match")
+        if state.sort_field is None:
+            keys_query: sa.Select[Any] = sa.select(found.c.entity_id)
+        else:
+            sort_value = search.alias("sort_value")
+            keys_query = sa.select(sort_value.c.value, found.c.entity_id).select_from(
+                found.join(
+                    sort_value,
+                    _sort_join_condition(
+                        sort_value, state.sort_field, found.c.entity_id, by_entity=self._engine.dialect.name
+                    ),
+                )
+            )
+        keys = [tuple(row) for row in connection.execute(keys_query.limit(TEXT_MATCHES_IN_MEMORY + 1))]
+        if len(keys) > TEXT_MATCHES_IN_MEMORY:
+            return None
+        matches = len(keys)
+        keys.sort(reverse=direction == "desc")  # code point order: the C/binary collation's order
+        if state.values is not None:
+            bound = tuple(state.values)
+            keys = [key for key in keys if (key > bound if direction == "asc" else key < bound)]
+        start = offset or 0
+        page_keys = keys[start : start + limit]
+        page_ids = [key[-1] for key in page_keys]
+        texts = (
+            dict(
+                connection.execute(
+                    sa.select(_fe.c.entity_id, _fe.c.final_entity).where(_fe.c.entity_id.in_(page_ids))
+                ).all()
+            )
+            if page_ids
+            else {}
+        )
+        return matches, [(texts[key[-1]], *key) for key in page_keys if key[-1] in texts]
+
+    def _has_text_index(self) -> bool:
+        if self._text_index is None:
+            with self._engine.connect() as connection:
+                if self._engine.dialect.name == "sqlite":
+                    found = connection.exec_driver_sql(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_text'"
+                    ).first()
+                elif self._engine.dialect.name == "postgresql":
+                    found = connection.exec_driver_sql(
+                        "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() "
+                        "AND indexname = 'search_value_trgm_idx'"
+                    ).first()
+                else:
+                    found = None
+            self._text_index = found is not None
+        return self._text_index
+
     def _count_statement(self, state: _QueryState) -> sa.Select[Any]:
         """Count from the search index alone; the entity rows are never read for a total."""
-        sets = self._id_sets(state)
-        if not sets:
+        ids = self._matching_ids(state)
+        if ids is None:
             return sa.select(sa.func.count()).select_from(_fe)
-        return sa.select(sa.func.count()).select_from(intersect_ids(sets).subquery())
+        return sa.select(sa.func.count()).select_from(ids.subquery())
 
     def _ordered_page(
         self,
@@ -453,19 +591,10 @@ class EntitiesQuery:
             and (state.filter is not None or state.full_text is not None)
         )
         if materialize:
-            matching = intersect_ids(self._id_sets(state)).subquery("matching")
-            # `key || ''` keeps SQLite from walking the sort index instead of driving off the matches
-            key_column: ColumnElement[Any] = (
-                sort_value.c.key.op("||")(sa.literal_column("''"))
-                if dialect == "sqlite"
-                else sort_value.c.key
-            )
-            condition = sa.and_(
-                sort_value.c.entity_id == matching.c.entity_id,
-                key_column == key,
-                sort_value.c.value.is_not(None),
-                *_no_smaller_value(sort_value, key),
-            )
+            ids = self._matching_ids(state)
+            assert ids is not None  # a filter or a full-text term is present
+            matching = ids.subquery("matching")
+            condition = _sort_join_condition(sort_value, key, matching.c.entity_id, by_entity=dialect)
             source: sa.FromClause = matching.join(sort_value, condition).join(
                 _fe, _fe.c.entity_id == sort_value.c.entity_id
             )
@@ -491,11 +620,9 @@ class EntitiesQuery:
         self, state: _QueryState, direction: SortOrder, limit: int, offset: int | None
     ) -> sa.Select[Any]:
         """A page in entity id order: ids come off the index in order, then one lookup per row."""
-        sets = self._id_sets(state)
-        if not sets:
-            ids: sa.Select[Any] = sa.select(_fe.c.entity_id.label("entity_id"))
-        else:
-            ids = intersect_ids(sets)
+        ids = self._matching_ids(state)
+        if ids is None:
+            ids = sa.select(_fe.c.entity_id.label("entity_id"))
         id_rows = ids.subquery("matching")
         page = sa.select(id_rows.c.entity_id)
         if state.values is not None:
@@ -622,11 +749,19 @@ def _full_text_probe(
 
 
 def _sort_join_condition(
-    alias: sa.FromClause, field: str, entity_id: ColumnElement[Any]
+    alias: sa.FromClause, field: str, entity_id: ColumnElement[Any], *, by_entity: str | None = None
 ) -> ColumnElement[bool]:
-    """Join the (single, smallest) non-null search value of `field` for each entity."""
+    """Join the (single, smallest) non-null search value of `field` for each entity.
+
+    `by_entity` (a dialect name) says the join must be driven from `entity_id`'s side: on
+    SQLite the key is then hidden from the (key, value) index (`key || ''`), which SQLite would
+    otherwise walk in full in sort order, probing each row against a short list of matches.
+    """
     key = field.lower()
-    condition = sa.and_(alias.c.entity_id == entity_id, alias.c.key == key, alias.c.value.is_not(None))
+    key_column: ColumnElement[Any] = alias.c.key
+    if by_entity == "sqlite":
+        key_column = alias.c.key.op("||")(sa.literal_column("''"))
+    condition = sa.and_(alias.c.entity_id == entity_id, key_column == key, alias.c.value.is_not(None))
     return sa.and_(condition, *_no_smaller_value(alias, key))
 
 
