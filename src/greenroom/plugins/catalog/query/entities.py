@@ -480,7 +480,7 @@ class EntitiesQuery:
         columns = " ".join(TEXT_COLUMNS[key] for key in keys)
         phrase = '"' + needle.replace('"', '""') + '"'
         text = sa.table("search_text", sa.column("rowid"))
-        fe_rowid = sa.literal_column("final_entities.rowid")
+        fe_rowid: ColumnElement[Any] = sa.literal_column("final_entities.rowid")
         # A trigram phrase matches exactly the rows containing the term, case-folded; values the
         # search index drops (over 200 characters) are not in the FTS table either.
         return (

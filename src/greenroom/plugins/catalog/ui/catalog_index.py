@@ -30,7 +30,16 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.sql.elements import ColumnElement
 
 from greenroom.plugins.catalog.query.entities import normalize_ref
-from greenroom.plugins.catalog.query.filters import FieldMatch, escape_like, filter_to_sql
+from greenroom.plugins.catalog.query.filters import (
+    AnyOf,
+    FieldMatch,
+    Filter,
+    escape_like,
+    filter_to_id_select,
+    filter_to_probe,
+    intersect_ids,
+    no_entity_ids,
+)
 from greenroom.plugins.catalog.service import CatalogService
 from greenroom.plugins.catalog.tables import final_entities, refresh_state, search
 from greenroom.plugins.catalog.ui import UiContext
@@ -48,7 +57,6 @@ REGISTER_HREF = "/catalog-import"
 
 UserFilter = Literal["all", "owned", "starred"]
 Direction = Literal["asc", "desc"]
-EntityIdCondition = Callable[[ColumnElement[Any]], ColumnElement[bool]]
 
 _fe = final_entities
 
@@ -275,27 +283,47 @@ def _decode_cursor(cursor: str | None, width: int) -> tuple[list[Any], int] | No
 # --- SQL -----------------------------------------------------------------------------------------
 
 
-def _field_condition(key: str, values: Sequence[str]) -> EntityIdCondition:
+@dataclass(frozen=True)
+class Condition:
+    """One active filter: its matching entity ids, and the filter itself when it is one.
+
+    Called with an id column it is `col IN (ids)`, right for facet scans over the whole set;
+    totals intersect the id sets; a page walking the sort index probes each candidate with
+    the filter instead (`filter_to_probe`), which needs no list of every match.
+    """
+
+    ids: sa.Select[Any]
+    filter: Filter | None = None
+
+    def __call__(self, col: ColumnElement[Any]) -> ColumnElement[bool]:
+        return col.in_(self.ids)
+
+
+NO_ENTITIES = Condition(no_entity_ids(), AnyOf(()))
+
+
+def _field_condition(key: str, values: Sequence[str]) -> Condition:
     match = FieldMatch(key, tuple(values))
-    return lambda col: filter_to_sql(match, col)
+    return Condition(filter_to_id_select(match), match)
 
 
-def _refs_condition(refs: Sequence[str]) -> EntityIdCondition:
+def _refs_condition(refs: Sequence[str]) -> Condition:
     wanted = sorted({normalize_ref(ref) for ref in refs})
-    return lambda col: col.in_(sa.select(_fe.c.entity_id).where(_fe.c.entity_ref.in_(wanted)))
+    return Condition(sa.select(_fe.c.entity_id).where(_fe.c.entity_ref.in_(wanted)))
 
 
-def _text_condition(text: str) -> EntityIdCondition:
+def _text_condition(text: str) -> Condition:
     pattern = f"%{escape_like(text.lower())}%"
-    return lambda col: col.in_(
-        sa.select(search.c.entity_id).where(
+    return Condition(
+        sa.select(search.c.entity_id)
+        .where(
             search.c.key.in_(["metadata.name", "metadata.title"]), search.c.value.like(pattern, escape="\\")
         )
+        .distinct()
     )
 
 
-def _errors_condition(col: ColumnElement[Any]) -> ColumnElement[bool]:
-    return col.in_(sa.select(refresh_state.c.entity_id).where(refresh_state.c.errors != "[]"))
+ERRORS_CONDITION = Condition(sa.select(refresh_state.c.entity_id).where(refresh_state.c.errors != "[]"))
 
 
 ORPHAN_KEY = "metadata.annotations.backstage.io/orphan"
@@ -308,30 +336,37 @@ FACET_CACHE_SIZE = 256
 class IndexConditions:
     """The active filters as named conditions, so facets can leave their own dimension out."""
 
-    kind: EntityIdCondition
-    others: dict[str, EntityIdCondition]
-    user_choice: dict[str, EntityIdCondition]
+    kind: Condition
+    others: dict[str, Condition]
+    user_choice: dict[str, Condition]
+
+    def active(self, *, without: str | None = None) -> list[Condition]:
+        return [self.kind, *(c for name, c in self.others.items() if name != without)]
 
     def all(self, col: ColumnElement[Any], *, without: str | None = None) -> list[ColumnElement[bool]]:
-        conditions = [self.kind(col)]
-        conditions.extend(make(col) for name, make in self.others.items() if name != without)
-        return conditions
+        return [condition(col) for condition in self.active(without=without)]
+
+    def probes(self, col: ColumnElement[Any], dialect: str) -> list[ColumnElement[bool]]:
+        """Conditions on one candidate id: EXISTS probes where possible, `IN (ids)` otherwise."""
+        return [
+            filter_to_probe(c.filter, col, dialect) if c.filter is not None else c(col) for c in self.active()
+        ]
 
 
 def build_conditions(state: IndexState, owned: Sequence[str], starred: Sequence[str]) -> IndexConditions:
-    others: dict[str, EntityIdCondition] = {}
+    others: dict[str, Condition] = {}
     for facet in FACETS:
         if facet.param in state.filters:
             others[facet.param] = _field_condition(facet.key, state.filters[facet.param])
     if state.status == "orphan":
         others["status"] = _field_condition(ORPHAN_KEY, ["true"])
     elif state.status == "errors":
-        others["status"] = _errors_condition
+        others["status"] = ERRORS_CONDITION
     if state.q:
         others["q"] = _text_condition(state.q)
-    user_choice: dict[str, EntityIdCondition] = {
-        "owned": _field_condition("relations.ownedby", owned) if owned else lambda col: sa.false(),
-        "starred": _refs_condition(starred) if starred else lambda col: sa.false(),
+    user_choice: dict[str, Condition] = {
+        "owned": _field_condition("relations.ownedby", owned) if owned else NO_ENTITIES,
+        "starred": _refs_condition(starred) if starred else NO_ENTITIES,
     }
     if state.user != "all":
         others["user"] = user_choice[state.user]
@@ -371,8 +406,10 @@ class CatalogIndexQuery:
     def run(self, state: IndexState, owned: Sequence[str], starred: Sequence[str]) -> IndexData:
         conditions = build_conditions(state, owned, starred)
         with self.engine.connect() as connection:
+            # from the search index alone: the entity rows are never read for a total
+            matching = intersect_ids([condition.ids for condition in conditions.active()])
             total = connection.execute(
-                sa.select(sa.func.count()).select_from(_fe).where(*conditions.all(_fe.c.entity_id))
+                sa.select(sa.func.count()).select_from(matching.subquery())
             ).scalar_one()
             rows, start, next_cursor, prev_cursor = self._page(connection, state, conditions)
             kinds, facets, user_counts = self._cached_facets(connection, state, conditions, owned, starred)
@@ -492,15 +529,16 @@ class CatalogIndexQuery:
     def _with_value(self, key: str, state: IndexState, conditions: IndexConditions) -> _Segment:
         sort_value = search.alias("sort_value")
         value, entity_id = sort_value.c.value, sort_value.c.entity_id
-        filter_col: ColumnElement[Any] = entity_id
-        if self.engine.dialect.name == "sqlite":
-            # Unary + keeps SQLite from driving the join off the filter's id list, so it walks the
-            # (key, value, entity_id) index in order and stops after one page.
-            filter_col = sa.literal_column("+sort_value.entity_id", sa.String)
+        # Walk the (key, value, entity_id) index in order, probing each candidate's own search
+        # rows, and stop after one page: no list of every match is built first.
         statement = (
             sa.select(_fe.c.entity_ref, _fe.c.final_entity, value, entity_id)
             .select_from(sort_value.join(_fe, _fe.c.entity_id == entity_id))
-            .where(sort_value.c.key == key, value.is_not(None), *conditions.all(filter_col))
+            .where(
+                sort_value.c.key == key,
+                value.is_not(None),
+                *conditions.probes(entity_id, self.engine.dialect.name),
+            )
         )
         if key not in _SINGLE_VALUED:
             # Multi-valued keys (tags, owners) sort by their smallest value, listed once.
