@@ -119,7 +119,7 @@ def stringify_entity_ref(ref: CompoundEntityRef | Mapping[str, Any]) -> str:
         kind, namespace, name = ref.kind, ref.namespace, ref.name
     else:
         metadata = ref.get("metadata")
-        if isinstance(metadata, Mapping):
+        if type(metadata) is dict or isinstance(metadata, Mapping):  # skip the slow ABC check for dicts
             kind, namespace, name = ref.get("kind"), metadata.get("namespace"), metadata.get("name")
         else:
             kind, namespace, name = ref.get("kind"), ref.get("namespace"), ref.get("name")

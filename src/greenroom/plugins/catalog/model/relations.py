@@ -119,15 +119,22 @@ BUILTIN_RELATION_RULES: tuple[RelationRule, ...] = (
 )
 
 
+_path_parts: dict[str, tuple[str, ...]] = {}
+
+
 def _value_at(entity: Mapping[str, Any], dot_path: str) -> Any:
+    parts = _path_parts.get(dot_path)
+    if parts is None:  # rule fields are few and fixed: split each once
+        parts = _path_parts[dot_path] = tuple(dot_path.split("."))
     value: Any = entity
-    for part in dot_path.split("."):
-        if not isinstance(value, Mapping):
+    for part in parts:
+        if type(value) is not dict and not isinstance(value, Mapping):  # the ABC check is slow
             return None
         value = value.get(part)
     return value
 
 
+_new_tuple = tuple.__new__
 _canonical_targets: dict[tuple[str, str | None, str], str] = {}
 _CANONICAL_TARGET_CACHE_LIMIT = 100_000
 
@@ -162,25 +169,34 @@ def relations_for(
     self_ref = stringify_entity_ref(entity)
     relations: dict[Relation, None] = {}
     errors: list[EntityValidationError] = []
+    cached_targets = _canonical_targets
     for rule in rules:
         declared = _value_at(entity, rule.field)
         if declared is None:
             continue
         is_list = isinstance(declared, list)
+        default_kind = rule.default_target_kind
         for index, target in enumerate(declared if is_list else (declared,)):
-            field = f"{rule.field}.{index}" if is_list else rule.field
-            if not isinstance(target, str):
+            if type(target) is str:
+                target_ref = cached_targets.get((target, default_kind, namespace))
+            elif isinstance(target, str):
+                target_ref = None
+            else:
+                field = f"{rule.field}.{index}" if is_list else rule.field
                 errors.append(
                     EntityValidationError(field, f"{field}: must be an entity reference string", target)
                 )
                 continue
-            try:
-                target_ref = _canonical_target(target, rule.default_target_kind, namespace)
-            except EntityRefError as problem:
-                errors.append(EntityValidationError(field, f"{field}: {problem.message}", target))
-                continue
-            relations[Relation(self_ref, rule.forward_type, target_ref)] = None
-            relations[Relation(target_ref, rule.reverse_type, self_ref)] = None
+            if target_ref is None:
+                try:
+                    target_ref = _canonical_target(target, default_kind, namespace)
+                except EntityRefError as problem:
+                    field = f"{rule.field}.{index}" if is_list else rule.field
+                    errors.append(EntityValidationError(field, f"{field}: {problem.message}", target))
+                    continue
+            # tuple.__new__ skips the NamedTuple's Python-level __new__ (same object, built in C).
+            relations[_new_tuple(Relation, (self_ref, rule.forward_type, target_ref))] = None
+            relations[_new_tuple(Relation, (target_ref, rule.reverse_type, self_ref))] = None
     return list(relations), errors
 
 

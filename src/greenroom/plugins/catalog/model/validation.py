@@ -8,7 +8,7 @@ list at once. Message texts are Backstage's, so tools that match on them keep wo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import EntityValidationError, EntityValidationErrors
@@ -37,6 +37,8 @@ _HOST_REQUIRED_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
 _C0_CONTROL_OR_SPACE = "".join(chr(code) for code in range(0x21))
 _TAB_NEWLINE_REMOVAL = str.maketrans("", "", "\t\n\r")
 _FORBIDDEN_HOST_CHAR = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
+# Exact types that hold no object (a C-level `issuperset(map(type, ...))` skips scalar-only values).
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 # Keys, apiVersions and tags repeat across a catalog; remembering verdicts saves most regex work.
 _MEMO_LIMIT = 50_000
 
@@ -165,7 +167,9 @@ def is_valid_url(value: Any) -> bool:
     """
     if not isinstance(value, str):
         return False
-    text = value.strip(_C0_CONTROL_OR_SPACE).translate(_TAB_NEWLINE_REMOVAL)
+    text = value.strip(_C0_CONTROL_OR_SPACE)
+    if "\t" in text or "\n" in text or "\r" in text:  # str.translate is slow; most URLs need none
+        text = text.translate(_TAB_NEWLINE_REMOVAL)
     scheme_match = _URL_SCHEME.match(text)
     if scheme_match is None:
         return False
@@ -234,6 +238,29 @@ def _format_error(path: str, shown_name: str, expectation: str, value: Any) -> E
     return EntityValidationError(path, format_policy_message(shown_name, expectation, value), value)
 
 
+# Strings already found valid, per rule; a section whose values are all here needs no per-item work.
+_valid_label_keys: set[str] = set()
+_valid_label_values: set[str] = set()
+_valid_annotation_keys: set[str] = set()
+_valid_tags: set[str] = set()
+_STR_ONLY = frozenset({str})
+
+
+def _remember(known: set[str], value: Any) -> None:
+    """Add a value that passed its check (exact strings only, so set equality means the same text)."""
+    if type(value) is str:
+        if len(known) >= _MEMO_LIMIT:
+            known.clear()
+        known.add(value)
+
+
+def _all_known(known: set[str], values: Iterable[Any]) -> bool:
+    try:
+        return known.issuperset(values)
+    except TypeError:  # an unhashable item (a list or an object): let the slow path describe it
+        return False
+
+
 def field_format_errors(entity: Mapping[str, Any]) -> list[EntityValidationError]:
     """Check apiVersion, kind and metadata fields against Backstage's format rules.
 
@@ -249,7 +276,7 @@ def field_format_errors(entity: Mapping[str, Any]) -> list[EntityValidationError
         errors.append(_format_error("kind", "kind", _KIND_EXPECTATION, kind))
 
     metadata = entity.get("metadata")
-    if not isinstance(metadata, Mapping):
+    if type(metadata) is not dict and not isinstance(metadata, Mapping):
         return errors
     name = metadata.get("name")
     if name is None:
@@ -262,21 +289,34 @@ def field_format_errors(entity: Mapping[str, Any]) -> list[EntityValidationError
             _format_error("metadata.namespace", "metadata.namespace", _DNS_LABEL_EXPECTATION, namespace)
         )
 
+    # Each section is first compared, in C, against the values already seen valid; only a new
+    # or bad value takes the per-item path that builds messages.
     labels = metadata.get("labels")
-    if isinstance(labels, Mapping):
+    if (type(labels) is dict or isinstance(labels, Mapping)) and not (
+        _valid_label_keys.issuperset(labels) and _all_known(_valid_label_values, labels.values())
+    ):
         for key, value in labels.items():
-            if not is_valid_label_key(key):
+            if is_valid_label_key(key):
+                _remember(_valid_label_keys, key)
+            else:
                 errors.append(
                     _format_error(f"metadata.labels.{key}", f"labels.{key}", _PREFIXED_EXPECTATION, key)
                 )
-            if not is_valid_label_value(value):
+            if is_valid_label_value(value):
+                _remember(_valid_label_values, value)
+            else:
                 errors.append(
                     _format_error(f"metadata.labels.{key}", f"labels.{key}", _NAME_EXPECTATION, value)
                 )
     annotations = metadata.get("annotations")
-    if isinstance(annotations, Mapping):
+    if (type(annotations) is dict or isinstance(annotations, Mapping)) and not (
+        _valid_annotation_keys.issuperset(annotations)
+        and _STR_ONLY.issuperset(map(type, annotations.values()))
+    ):
         for key, value in annotations.items():
-            if not is_valid_annotation_key(key):
+            if is_valid_annotation_key(key):
+                _remember(_valid_annotation_keys, key)
+            else:
                 errors.append(
                     _format_error(
                         f"metadata.annotations.{key}", f"annotations.{key}", _PREFIXED_EXPECTATION, key
@@ -289,9 +329,11 @@ def field_format_errors(entity: Mapping[str, Any]) -> list[EntityValidationError
                     )
                 )
     tags = metadata.get("tags")
-    if isinstance(tags, list):
+    if isinstance(tags, list) and not _all_known(_valid_tags, tags):
         for index, tag in enumerate(tags):
-            if not is_valid_tag(tag):
+            if is_valid_tag(tag):
+                _remember(_valid_tags, tag)
+            else:
                 errors.append(_format_error(f"metadata.tags.{index}", f"tags.{index}", _TAG_EXPECTATION, tag))
     links = metadata.get("links")
     if isinstance(links, list):
@@ -326,6 +368,8 @@ def _link_errors(index: int, link: Any) -> list[EntityValidationError]:
 
 def foreign_root_field_errors(entity: Mapping[str, Any]) -> list[EntityValidationError]:
     """Input entities may only carry apiVersion, kind, metadata and spec (relations/status are ours)."""
+    if KNOWN_INPUT_ROOT_FIELDS.issuperset(entity):
+        return []
     return [
         EntityValidationError(str(key), f"Unknown field '{key}'", entity[key])
         for key in entity
@@ -351,13 +395,75 @@ def _case_clash(prefix: str, first: str, second: str) -> EntityValidationError:
     )
 
 
+# Objects of one catalog share a few key sets (metadata, annotations, links), so verdicts repeat.
+_case_clean_key_sets: dict[tuple[str, ...], bool] = {}
+
+
+def _groups_are_case_clean(pending: list[list[dict[str, Any]]]) -> bool:
+    """Whether no keys of these groups (objects sharing a flattened path) or below differ only in case.
+
+    Visits exactly the groups `case_duplicate_key_errors` reports on, but builds no paths and
+    stops at the first clash, so valid entities (nearly all of them) pay only for set sizes.
+    """
+    while pending:
+        group = pending.pop()
+        if len(group) == 1:
+            only = group[0]
+            names = tuple(only)
+            clean = _case_clean_key_sets.get(names)
+            if clean is None:
+                if len(_case_clean_key_sets) >= _MEMO_LIMIT:
+                    _case_clean_key_sets.clear()
+                clean = _case_clean_key_sets[names] = len(set(map(str.lower, names))) == len(names)
+            if not clean:
+                return False
+            values = only.values()
+            if _SCALAR_TYPES.issuperset(map(type, values)):
+                continue
+            for value in values:  # one object: each child value is its own group
+                if isinstance(value, dict):
+                    pending.append([value])
+                elif isinstance(value, list) and not _SCALAR_TYPES.issuperset(map(type, value)):
+                    children = _dicts_within(value)
+                    if children:
+                        pending.append(children)
+            continue
+        spellings: set[str] = set().union(*group)
+        if len(set(map(str.lower, spellings))) != len(spellings):
+            return False
+        for key in spellings:  # several objects: the values under one key form one group
+            child_group: list[dict[str, Any]] = []
+            for item in group:
+                value = item.get(key)
+                if isinstance(value, dict):
+                    child_group.append(value)
+                elif isinstance(value, list):
+                    child_group.extend(_dicts_within(value))
+            if child_group:
+                pending.append(child_group)
+    return True
+
+
 def case_duplicate_key_errors(entity: Mapping[str, Any]) -> list[EntityValidationError]:
     """Reject keys that differ only by case once flattened, because the search index is case-blind.
 
     Flattening follows the catalog's search index: array items share their array's path, so
     `links[0].url` and `links[1].URL` collide too. Objects sharing a flattened path are checked
     as one group, which keeps the common case (one object, distinct keys) to a set comparison.
+    A clean entity is recognised by a cheaper walk first; only a clash builds the messages.
     """
+    roots: list[list[dict[str, Any]]] = []
+    for key in KNOWN_INPUT_ROOT_FIELDS:
+        value = entity.get(key)
+        if isinstance(value, dict):
+            roots.append([value])
+        elif isinstance(value, list):
+            roots.append(_dicts_within(value))
+    try:
+        if _groups_are_case_clean([group for group in roots if group]):
+            return []
+    except (TypeError, AttributeError):  # a non-string key: the full walk below fails the same way
+        pass
     errors: list[EntityValidationError] = []
     pending: list[tuple[str, list[dict[str, Any]]]] = []
     for key in KNOWN_INPUT_ROOT_FIELDS:
@@ -427,8 +533,10 @@ def validate_entity(entity: Any, *, kinds: KindRegistry | None = None) -> list[E
     definition = registry.lookup(entity.get("kind"), entity.get("apiVersion"))
     schema_problems = definition.validate(entity) if definition is not None else envelope_errors(entity)
     errors.extend(schema_problems)
-    reported_fields = {problem.field for problem in schema_problems}
-    errors.extend(problem for problem in field_format_errors(entity) if problem.field not in reported_fields)
+    format_problems = field_format_errors(entity)
+    if format_problems:
+        reported_fields = {problem.field for problem in schema_problems}
+        errors.extend(problem for problem in format_problems if problem.field not in reported_fields)
 
     if definition is None and not schema_problems:
         errors.append(
