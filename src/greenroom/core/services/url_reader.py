@@ -14,6 +14,7 @@ import os
 import posixpath
 import re
 import stat
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,9 @@ _ROOTS_KEY = "backend.reading.roots"
 _ALLOW_KEY = "backend.reading.allow"
 _MAX_BYTES_KEY = "backend.reading.maxBytes"
 _INTEGRATION_KINDS: tuple[Literal["github", "gitlab"], ...] = ("github", "gitlab")
+# A file modified this recently may be rewritten within the same filesystem timestamp tick
+# without its stat changing (git's "racily clean" problem), so its stat is not trusted yet.
+RACY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -283,6 +287,39 @@ class UrlReader:
         if isinstance(parsed, _FileTarget):
             return self._read_file(parsed, etag=etag)
         return self._read_http(parsed, etag=etag)
+
+    def file_etag(self, target: str) -> str | None:
+        """A change token for a file target from one `lstat`, without reading it.
+
+        Device, inode, size, mtime and ctime (ns): an in-place save, an atomic rename or a
+        metadata-preserving copy all change it. None for http(s) targets (no cheap token) and
+        for files modified within `RACY_SECONDS`, whose stat cannot be trusted yet: the caller
+        must read them. Raises what `read_url` would for a disallowed, missing or special file;
+        the reading-root and symlink checks are the same.
+        """
+        parsed = self._parse_target(target)
+        if not isinstance(parsed, _FileTarget):
+            return None
+        real_path = self._resolve_file_in_roots(parsed.path)
+        try:
+            # lstat: a component swapped for a symlink since realpath() is not followed
+            file_stat = os.stat(real_path, follow_symlinks=False)
+        except FileNotFoundError as error:
+            raise NotFoundError(f'file "{parsed.path}" does not exist', path=parsed.path) from error
+        except OSError as error:
+            raise NotAllowedError(
+                f'cannot stat "{parsed.path}": {error.strerror}', path=parsed.path
+            ) from error
+        if stat.S_ISDIR(file_stat.st_mode):
+            raise InputError(f'"{parsed.path}" is a directory, not a file', path=parsed.path)
+        if not stat.S_ISREG(file_stat.st_mode):
+            raise InputError(f'"{parsed.path}" is not a regular file', path=parsed.path)
+        if time.time_ns() - file_stat.st_mtime_ns < RACY_SECONDS * 1e9:
+            return None
+        return (
+            f"{file_stat.st_dev:x}-{file_stat.st_ino:x}-{file_stat.st_size:x}-"
+            f"{file_stat.st_mtime_ns:x}-{file_stat.st_ctime_ns:x}"
+        )
 
     def resolve_url(self, base: str, relative: str) -> str:
         """`relative` resolved against the location `base` (a file's directory, or an URL).

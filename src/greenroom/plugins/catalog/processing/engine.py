@@ -128,7 +128,7 @@ class ProcessingEngine:
         for row in rows:
             try:
                 entity = orjson.loads(row.unprocessed_entity)
-                outcome = self.orchestrator.process(entity)
+                outcome = self.orchestrator.process(entity, cache=row.cache, input_hash=row.unprocessed_hash)
             except Exception as error:
                 logger.exception("Processing %s crashed", row.entity_ref)
                 outcome = ProcessingOutcome(

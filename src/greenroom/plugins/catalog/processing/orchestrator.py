@@ -8,10 +8,14 @@ and no entity, so the caller keeps serving the last good version.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import logging
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from greenroom.core.services.url_reader import UrlReader
 from greenroom.plugins.catalog.config import CatalogRule, KindMatcher
@@ -27,10 +31,12 @@ from greenroom.plugins.catalog.processing.processors import ProcessingFailure, r
 from greenroom.plugins.catalog.processing.types import (
     CatalogProcessor,
     Emit,
+    EmittedEntity,
     EmittedError,
     EmittedRelation,
     JsonDict,
     LocationSpec,
+    ProcessorCache,
 )
 
 logger = logging.getLogger("greenroom.catalog.processing")
@@ -49,20 +55,149 @@ class ChildEntity:
 
 @dataclass
 class ProcessingOutcome:
+    """What processing one entity produced.
+
+    `children` are only those read this round; `unchanged_locations` are location keys whose
+    children stay as they are (their input did not change). `location_digests` has one digest
+    per location key of its children, carried over for unchanged ones, so that the result hash
+    is the same whether a location was read again or skipped. `cache` is the entity's processor
+    cache to store for the next round (None: nothing to keep).
+    """
+
     ok: bool
     entity: JsonDict | None
     relations: list[EmittedRelation] = field(default_factory=list)
     errors: list[EmittedError] = field(default_factory=list)
     children: list[ChildEntity] = field(default_factory=list)
     refresh_keys: set[str] = field(default_factory=set)
+    unchanged_locations: set[str] = field(default_factory=set)
+    location_digests: dict[str, str] = field(default_factory=dict)
+    cache: str | None = None
 
 
-class _NoCache:
+CACHE_FORMAT = 1
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha1(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def digest_children(children: Iterable[ChildEntity]) -> dict[str, str]:
+    """One digest per location key over the children read from it, in emitted order."""
+    by_key: dict[str, list[Any]] = defaultdict(list)
+    for child in children:
+        by_key[child.location_key].append([child.entity_ref, child.location_key, child.entity])
+    return {key: _digest(items) for key, items in by_key.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    """Config objects (pydantic models) in the cache context fingerprint."""
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if callable(dump) else repr(value)
+
+
+def _error_from_status(status: JsonDict) -> EmittedError:
+    return EmittedError(
+        parse_location_annotation(status.get("location")),
+        str(status.get("name", "Error")),
+        str(status.get("message", "")),
+        status.get("line"),
+        status.get("field"),
+    )
+
+
+class _ScopedCache:
+    """One processor's view of the entity cache; `bypass` hides the previous round's values."""
+
+    def __init__(self, previous: JsonDict, current: JsonDict, *, bypass: bool = False) -> None:
+        self._previous = previous
+        self._current = current
+        self._bypass = bypass
+
     def get(self, key: str) -> Any:
-        return None
+        return None if self._bypass else self._previous.get(key)
 
     def set(self, key: str, value: Any) -> None:
+        self._current[key] = value
+
+
+class EntityCache:
+    """The processor caches of one entity, persisted as one JSON object (`refresh_state.cache`).
+
+    `{"v", "input", "context", "processors": {name: {key: value}}, "locations": {key: {"digest",
+    "errors"}}, "stale": [key]}`: what each processor `set`, and per location key the digest of
+    its children and the errors raised while collecting them, to replay for unchanged locations.
+    The previous state only counts when it was made from the same unprocessed entity (`input`)
+    and configuration (`context`): a changed entity or config reads everything again. `stale`
+    keys (see `forget_cached_locations`) are read again once.
+    """
+
+    def __init__(self, previous: JsonDict | None, input_hash: str | None, context: str) -> None:
+        valid = (
+            isinstance(previous, dict)
+            and input_hash is not None
+            and previous.get("v") == CACHE_FORMAT
+            and previous.get("input") == input_hash
+            and previous.get("context") == context
+        )
+        state: JsonDict = previous if valid and previous is not None else {}
+        self.input_hash = input_hash
+        self.context = context
+        self.previous_processors: dict[str, JsonDict] = state.get("processors") or {}
+        self.previous_locations: dict[str, JsonDict] = state.get("locations") or {}
+        self.stale: set[str] = set(state.get("stale") or ())
+        self.processors: dict[str, JsonDict] = {}
+        self.locations: dict[str, JsonDict] = {}
+        self._views: dict[tuple[str, bool], ProcessorCache] = {}
+
+    @classmethod
+    def load(cls, text: str | None, input_hash: str | None, context: str) -> EntityCache:
+        previous: JsonDict | None = None
+        if text:
+            try:
+                loaded = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                loaded = None
+            previous = loaded if isinstance(loaded, dict) else None
+        return cls(previous, input_hash, context)
+
+    def scoped(self, processor: CatalogProcessor, *, bypass: bool = False) -> ProcessorCache:
+        """`processor`'s own view: it sees only what it stored itself."""
+        view = self._views.get((processor.name, bypass))
+        if view is None:
+            current = self.processors.setdefault(processor.name, {})
+            previous = self.previous_processors.get(processor.name) or {}
+            view = self._views[(processor.name, bypass)] = _ScopedCache(previous, current, bypass=bypass)
+        return view
+
+    def dumps(self) -> str | None:
+        processors = {name: values for name, values in self.processors.items() if values}
+        if self.input_hash is None or not (processors or self.locations):
+            return None
+        state = {
+            "v": CACHE_FORMAT,
+            "input": self.input_hash,
+            "context": self.context,
+            "processors": processors,
+            "locations": self.locations,
+        }
+        return orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def forget_cached_locations(text: str | None, location_keys: Iterable[str]) -> str | None:
+    """The cache `text` with `location_keys` marked stale: they are read again next time."""
+    keys = set(location_keys)
+    if not text or not keys:
+        return text
+    try:
+        state = orjson.loads(text)
+    except orjson.JSONDecodeError:
         return None
+    if not isinstance(state, dict):
+        return None
+    stale = set(state.get("stale") or ()) | keys
+    state["stale"] = sorted(stale)
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def parse_location_annotation(value: Any) -> LocationSpec | None:
@@ -135,29 +270,71 @@ class Orchestrator:
         self.rules = rules
         self.reader = reader
         self.allowed_location_types = set(allowed_location_types)
-        self._cache = _NoCache()
+        # what cached reads depend on besides the entity itself: a change reads everything again
+        self.cache_context = hashlib.sha1(
+            orjson.dumps(
+                {
+                    "format": CACHE_FORMAT,
+                    "processors": [p.name for p in self.processors],
+                    "rules": rules.rules,
+                    "sourceRules": rules.source_rules,
+                    "allowedLocationTypes": sorted(self.allowed_location_types),
+                    "roots": list(reader.roots),
+                    "maxBytes": reader.max_bytes,
+                },
+                default=_jsonable,
+                option=orjson.OPT_SORT_KEYS,
+            )
+        ).hexdigest()
 
-    def process(self, unprocessed: JsonDict) -> ProcessingOutcome:
+    def process(
+        self, unprocessed: JsonDict, *, cache: str | None = None, input_hash: str | None = None
+    ) -> ProcessingOutcome:
+        """Process one entity; `cache` is what the previous round stored for it.
+
+        `input_hash` identifies the unprocessed entity the cache must have been made from
+        (without it nothing is cached: every location is read).
+        """
         annotations = (unprocessed.get("metadata") or {}).get("annotations") or {}
         location = parse_location_annotation(annotations.get(ANNOTATION_MANAGED_BY_LOCATION)) or LocationSpec(
             "bootstrap", "bootstrap"
         )
         origin = parse_location_annotation(annotations.get(ANNOTATION_MANAGED_BY_ORIGIN_LOCATION)) or location
+        entity_cache = EntityCache.load(cache, input_hash, self.cache_context)
         emit = Emit()
         try:
-            entity = self._run(unprocessed, location, origin, emit)
+            entity = self._run(unprocessed, location, origin, emit, entity_cache)
         except ProcessingFailure as failure:
             emit.error(location, failure.message, name=failure.name, field=failure.field)
             return ProcessingOutcome(
-                ok=False, entity=None, errors=emit.errors, refresh_keys=emit.refresh_keys
+                ok=False, entity=None, errors=emit.errors, refresh_keys=emit.refresh_keys, cache=cache
             )
         except Exception as error:  # a processor bug must not stop the loop
             logger.exception("Processor crashed on %s", location.ref)
             emit.error(location, f"Processing crashed: {type(error).__name__}: {error}", name="Error")
             return ProcessingOutcome(
-                ok=False, entity=None, errors=emit.errors, refresh_keys=emit.refresh_keys
+                ok=False, entity=None, errors=emit.errors, refresh_keys=emit.refresh_keys, cache=cache
             )
-        children = self._collect_children(entity, origin, emit)
+        children, collect_errors = self._collect_children(entity, origin, emit)
+        digests = digest_children(children)
+        read_keys = set(digests) | set(collect_errors)
+        unchanged = emit.unchanged_locations - read_keys
+        for key in read_keys:
+            entry: JsonDict = {}
+            if key in digests:
+                entry["digest"] = digests[key]
+            if collect_errors.get(key):
+                entry["errors"] = [e.as_status() for e in collect_errors[key]]
+            entity_cache.locations[key] = entry
+        for key in sorted(unchanged):
+            # replay what collecting its children reported last time, and their digest
+            previous = entity_cache.previous_locations.get(key)
+            if not previous:
+                continue
+            entity_cache.locations[key] = previous
+            if previous.get("digest"):
+                digests[key] = previous["digest"]
+            emit.errors.extend(_error_from_status(e) for e in previous.get("errors") or [])
         return ProcessingOutcome(
             ok=not emit.errors,
             entity=entity,
@@ -165,12 +342,17 @@ class Orchestrator:
             errors=emit.errors,
             children=children,
             refresh_keys=emit.refresh_keys,
+            unchanged_locations=unchanged,
+            location_digests=digests,
+            cache=entity_cache.dumps(),
         )
 
-    def _run(self, entity: JsonDict, location: LocationSpec, origin: LocationSpec, emit: Emit) -> JsonDict:
+    def _run(
+        self, entity: JsonDict, location: LocationSpec, origin: LocationSpec, emit: Emit, cache: EntityCache
+    ) -> JsonDict:
         original_ref = entity_ref_of(entity)
         for processor in self.processors:
-            entity = processor.pre_process_entity(entity, location, emit, origin, self._cache)
+            entity = processor.pre_process_entity(entity, location, emit, origin, cache.scoped(processor))
         try:
             entity = prepare_entity(entity, kinds=self.kinds)
         except EntityValidationErrors as failure:
@@ -189,12 +371,21 @@ class Orchestrator:
                 "or apiVersion",
             )
         if str(entity.get("kind", "")).lower() == "location":
-            self._read_location_targets(entity, location, emit)
+            self._read_location_targets(entity, location, emit, cache)
         for processor in self.processors:
-            entity = processor.post_process_entity(entity, location, emit, self._cache)
+            entity = processor.post_process_entity(entity, location, emit, cache.scoped(processor))
         return entity
 
-    def _read_location_targets(self, entity: JsonDict, location: LocationSpec, emit: Emit) -> None:
+    def _read_target(
+        self, target: LocationSpec, optional: bool, emit: Emit, cache: EntityCache, *, bypass: bool
+    ) -> bool:
+        return any(
+            p.read_location(target, optional, emit, cache.scoped(p, bypass=bypass)) for p in self.processors
+        )
+
+    def _read_location_targets(
+        self, entity: JsonDict, location: LocationSpec, emit: Emit, cache: EntityCache
+    ) -> None:
         spec = entity.get("spec") or {}
         type_ = spec.get("type") or location.type
         targets: list[str] = []
@@ -230,68 +421,91 @@ class Orchestrator:
                 )
                 continue
             spec_location = LocationSpec(type_, target, "optional" if optional else "required")
-            if not any(p.read_location(spec_location, optional, emit, self._cache) for p in self.processors):
+            target_emit = Emit()
+            handled = self._read_target(spec_location, optional, target_emit, cache, bypass=False)
+            if handled and target_emit.unchanged_locations & cache.stale:
+                # a refresh asked for a location the processor kept: read this target for real
+                target_emit = Emit()
+                handled = self._read_target(spec_location, optional, target_emit, cache, bypass=True)
+            emit.extend(target_emit)
+            if not handled:
                 emit.error(
                     location,
                     f"No processor was able to handle reading of {spec_location.ref}",
                     name="InputError",
                 )
 
-    def _collect_children(self, parent: JsonDict, origin: LocationSpec, emit: Emit) -> list[ChildEntity]:
+    def _collect_children(
+        self, parent: JsonDict, origin: LocationSpec, emit: Emit
+    ) -> tuple[list[ChildEntity], dict[str, list[EmittedError]]]:
+        """The emitted entities that may become children, and the errors per location key."""
         parent_ref = entity_ref_of(parent)
         parent_annotations = (parent.get("metadata") or {}).get("annotations") or {}
         configured_source = parent_annotations.get(ANNOTATION_CONFIGURED_SOURCE)
         children: list[ChildEntity] = []
+        errors: dict[str, list[EmittedError]] = defaultdict(list)
         for emitted in emit.entities:
-            entity = emitted.entity
-            metadata = entity.get("metadata") if isinstance(entity, dict) else None
-            if (
-                not isinstance(entity, dict)
-                or not isinstance(entity.get("kind"), str)
-                or not entity.get("kind")
-                or not isinstance(metadata, dict)
-                or not isinstance(metadata.get("name"), str)
-                or not metadata.get("name")
-                or not isinstance(metadata.get("namespace", "default"), str)
-            ):
-                emit.error(
-                    emitted.location,
-                    "Entity is missing a kind or metadata.name, or they are not strings; expected an entity "
-                    "envelope with apiVersion, kind, metadata.name",
-                    name="InputError",
-                    line=emitted.line,
-                )
-                continue
-            ref = entity_ref_of(entity)
-            if ref == parent_ref:
-                logger.warning("Ignoring %s emitted by itself from %s", ref, emitted.location.ref)
-                continue
-            if not self.rules.is_allowed(entity, origin, configured_source):
-                emit.error(
-                    emitted.location,
-                    f"Entity {ref} at {emitted.location.ref}"
-                    + (f":{emitted.line}" if emitted.line else "")
-                    + f" is not of an allowed kind for that location (origin {origin.ref}); see catalog.rules",
-                    name="NotAllowedError",
-                    line=emitted.line,
-                )
-                continue
-            annotations = (
-                dict(metadata.get("annotations") or {})
-                if isinstance(metadata.get("annotations"), dict)
-                else {}
+            first_error = len(emit.errors)
+            self._collect_child(emitted, parent_ref, origin, configured_source, emit, children)
+            if len(emit.errors) > first_error:
+                errors[emitted.location_key or emitted.location.ref].extend(emit.errors[first_error:])
+        return children, dict(errors)
+
+    def _collect_child(
+        self,
+        emitted: EmittedEntity,
+        parent_ref: str,
+        origin: LocationSpec,
+        configured_source: Any,
+        emit: Emit,
+        children: list[ChildEntity],
+    ) -> None:
+        entity = emitted.entity
+        metadata = entity.get("metadata") if isinstance(entity, dict) else None
+        if (
+            not isinstance(entity, dict)
+            or not isinstance(entity.get("kind"), str)
+            or not entity.get("kind")
+            or not isinstance(metadata, dict)
+            or not isinstance(metadata.get("name"), str)
+            or not metadata.get("name")
+            or not isinstance(metadata.get("namespace", "default"), str)
+        ):
+            emit.error(
+                emitted.location,
+                "Entity is missing a kind or metadata.name, or they are not strings; expected an entity "
+                "envelope with apiVersion, kind, metadata.name",
+                name="InputError",
+                line=emitted.line,
             )
-            if isinstance(metadata.get("annotations"), dict) or "annotations" not in metadata:
-                annotations[ANNOTATION_MANAGED_BY_LOCATION] = emitted.location.ref
-                annotations[ANNOTATION_MANAGED_BY_ORIGIN_LOCATION] = origin.ref
-                if configured_source:
-                    annotations[ANNOTATION_CONFIGURED_SOURCE] = configured_source
-                else:
-                    annotations.pop(ANNOTATION_CONFIGURED_SOURCE, None)  # not settable from a file
-                entity = {**entity, "metadata": {**metadata, "annotations": annotations}}
-            children.append(
-                ChildEntity(
-                    entity=entity, entity_ref=ref, location_key=emitted.location_key or emitted.location.ref
-                )
+            return
+        ref = entity_ref_of(entity)
+        if ref == parent_ref:
+            logger.warning("Ignoring %s emitted by itself from %s", ref, emitted.location.ref)
+            return
+        if not self.rules.is_allowed(entity, origin, configured_source):
+            emit.error(
+                emitted.location,
+                f"Entity {ref} at {emitted.location.ref}"
+                + (f":{emitted.line}" if emitted.line else "")
+                + f" is not of an allowed kind for that location (origin {origin.ref}); see catalog.rules",
+                name="NotAllowedError",
+                line=emitted.line,
             )
-        return children
+            return
+        annotations = (
+            dict(metadata.get("annotations") or {}) if isinstance(metadata.get("annotations"), dict) else {}
+        )
+        if isinstance(metadata.get("annotations"), dict) or "annotations" not in metadata:
+            annotations[ANNOTATION_MANAGED_BY_LOCATION] = emitted.location.ref
+            annotations[ANNOTATION_MANAGED_BY_ORIGIN_LOCATION] = origin.ref
+            if configured_source:
+                annotations[ANNOTATION_CONFIGURED_SOURCE] = configured_source
+            else:
+                annotations.pop(ANNOTATION_CONFIGURED_SOURCE, None)  # not settable from a file
+            entity = {**entity, "metadata": {**metadata, "annotations": annotations}}
+        children.append(
+            ChildEntity(
+                entity=entity, entity_ref=ref, location_key=emitted.location_key or emitted.location.ref
+            )
+        )

@@ -53,6 +53,8 @@ def _is_absolute(target: str) -> bool:
 
 
 Resolver = Callable[[str, Any, LocationSpec, Emit], Any]
+# Exact JSON scalar types: a placeholder walk returns them as they are, without a call.
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 class PlaceholderProcessor(CatalogProcessor):
@@ -78,19 +80,24 @@ class PlaceholderProcessor(CatalogProcessor):
         origin: LocationSpec,
         cache: ProcessorCache,
     ) -> JsonDict:
-        return self._walk(entity, location, emit, "")  # type: ignore[no-any-return]
+        return self._walk(entity, location, emit)  # type: ignore[no-any-return]
 
-    def _walk(self, value: Any, location: LocationSpec, emit: Emit, path: str) -> Any:
+    def _walk(self, value: Any, location: LocationSpec, emit: Emit) -> Any:
+        """A copy of `value` (fresh dicts and lists) with every placeholder object resolved.
+
+        Runs on every entity, so scalars (most values) are copied by reference in the parent's
+        comprehension instead of costing a recursive call each.
+        """
         if isinstance(value, dict):
             if len(value) == 1:
                 ((key, argument),) = value.items()
                 if isinstance(key, str) and key in self.resolvers:
-                    return self.resolvers[key](key, argument, location, emit) if True else None
+                    return self.resolvers[key](key, argument, location, emit)
             return {
-                k: self._walk(v, location, emit, f"{path}.{k}" if path else str(k)) for k, v in value.items()
+                k: v if type(v) in _SCALAR_TYPES else self._walk(v, location, emit) for k, v in value.items()
             }
         if isinstance(value, list):
-            return [self._walk(v, location, emit, f"{path}.{i}") for i, v in enumerate(value)]
+            return [v if type(v) in _SCALAR_TYPES else self._walk(v, location, emit) for v in value]
         return value
 
     def _read(self, key: str, argument: Any, location: LocationSpec, emit: Emit) -> bytes:
@@ -171,7 +178,13 @@ class BuiltinKindsProcessor(CatalogProcessor):
 
 
 class LocationReaderProcessor(CatalogProcessor):
-    """Reads `file` and `url` locations (globs for files) and emits every entity in them."""
+    """Reads `file` and `url` locations (globs for files) and emits every entity in them.
+
+    A file whose etag (a stat, see `UrlReader.file_etag`) is what it was at the previous
+    processing of the same entity is neither read nor parsed: its previous errors are emitted
+    again and its location is marked unchanged, so the entities read from it stay as they are.
+    Each file a glob matches is cached the same way; URLs are always read.
+    """
 
     name = "LocationReaderProcessor"
     priority = 20
@@ -195,13 +208,50 @@ class LocationReaderProcessor(CatalogProcessor):
                 emit.error(location, f"No files match {location.target}", name="NotFoundError")
             emit.refresh(location.ref)
             for path in matches:
-                self._read_one(LocationSpec("file", path), optional, emit)
+                self._read_one(LocationSpec("file", path), optional, emit, cache)
             return True
-        self._read_one(location, optional, emit)
+        self._read_one(location, optional, emit, cache)
         return True
 
-    def _read_one(self, location: LocationSpec, optional: bool, emit: Emit) -> None:
+    def _etag(self, location: LocationSpec) -> str | None:
+        if location.type != "file":
+            return None
+        try:
+            return self.reader.file_etag(location.target)
+        except GreenroomError:
+            return None  # reading it reports the problem (and is not cached)
+
+    def _read_one(self, location: LocationSpec, optional: bool, emit: Emit, cache: ProcessorCache) -> None:
         emit.refresh(location.ref)
+        etag = self._etag(location)  # taken before reading: a change during the read shows next time
+        previous = cache.get(location.ref)
+        if etag is not None and isinstance(previous, dict) and previous.get("etag") == etag:
+            for error in previous.get("errors") or []:
+                emit.error(
+                    location,
+                    str(error.get("message", "")),
+                    name=str(error.get("name", "InputError")),
+                    line=error.get("line"),
+                    field=error.get("field"),
+                )
+            emit.unchanged(location.ref)
+            cache.set(location.ref, previous)
+            return
+        first_error = len(emit.errors)
+        self._read_and_parse(location, optional, emit)
+        if etag is not None:
+            cache.set(
+                location.ref,
+                {
+                    "etag": etag,
+                    "errors": [
+                        {"name": e.name, "message": e.message, "line": e.line, "field": e.field}
+                        for e in emit.errors[first_error:]
+                    ],
+                },
+            )
+
+    def _read_and_parse(self, location: LocationSpec, optional: bool, emit: Emit) -> None:
         try:
             response = self.reader.read_url(location.target)
         except NotFoundError as error:

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from greenroom.core.db.manager import writer
 from greenroom.plugins.catalog import tables as t
 from greenroom.plugins.catalog.model import ANNOTATION_ORPHAN, entity_ref_of, sanitize_annotation_urls
-from greenroom.plugins.catalog.processing.orchestrator import ChildEntity, ProcessingOutcome
+from greenroom.plugins.catalog.processing.ids import entity_id as new_entity_id
+from greenroom.plugins.catalog.processing.orchestrator import (
+    ChildEntity,
+    ProcessingOutcome,
+    digest_children,
+    forget_cached_locations,
+)
 from greenroom.plugins.catalog.processing.types import DeferredEntity, EmittedError
 from greenroom.plugins.catalog.query.search_index import build_search_rows
 
@@ -81,6 +87,8 @@ class ClaimedRow:
     unprocessed_entity: str
     result_hash: str | None
     location_key: str | None
+    unprocessed_hash: str | None = None
+    cache: str | None = None  # the processor cache stored with the last outcome
 
 
 @dataclass
@@ -202,7 +210,7 @@ class CatalogStore:
             digest = hashlib.sha1(text.encode()).hexdigest()
             current = existing.get(ref)
             if current is None:
-                entity_id = str(uuid.uuid4())
+                entity_id = new_entity_id()
                 inserts.append(
                     {
                         "entity_id": entity_id,
@@ -309,44 +317,96 @@ class CatalogStore:
         *,
         targets_by_source: dict[str, set[str]],
         source_column: str,
-        keep: Callable[[str, str], bool] | None = None,
+        keep_location_keys: Mapping[str, set[str]] | None = None,
         now: float,
     ) -> set[str]:
-        """Make each source reference exactly its new targets; returns refs whose orphan state may change."""
+        """Make each source reference exactly its new targets; returns refs whose orphan state may change.
+
+        References to children whose location key is in `keep_location_keys[source]` stay (that
+        location was not read again, or failed to read). For such a source the database filters
+        its references, so only the children of re-read locations reach Python, not all of them.
+        """
         column = t.refresh_state_references.c[source_column]
-        sources = list(targets_by_source)
+        keeping = {
+            s: keys for s, keys in (keep_location_keys or {}).items() if keys and s in targets_by_source
+        }
         existing: dict[str, set[str]] = defaultdict(set)
-        for part in chunks(sources):
+        kept: dict[str, set[str]] = defaultdict(set)
+        for part in chunks([s for s in targets_by_source if s not in keeping]):
             for row in conn.execute(
                 sa.select(column, t.refresh_state_references.c.target_entity_ref).where(column.in_(part))
             ):
                 existing[row[0]].add(row[1])
-        to_delete: list[dict[str, Any]] = []
-        to_insert: list[dict[str, Any]] = []
+        for source in self._sources_with_references(conn, column, list(keeping)):
+            keys = keeping[source]
+            for target, location_key in self._references_outside(
+                conn, source_column, source, keys, targets_by_source[source]
+            ):
+                existing[source].add(target)
+                if location_key is not None and location_key in keys:
+                    kept[source].add(target)
+        to_delete: list[tuple[str, str]] = []
+        to_insert: list[tuple[str, str]] = []
         touched: set[str] = set()
         for source, new_targets in targets_by_source.items():
             old_targets = existing.get(source, set())
-            for target in old_targets - new_targets:
-                if keep is not None and keep(source, target):
-                    continue
-                to_delete.append({"b_source": source, "b_target": target})
+            for target in old_targets - new_targets - kept.get(source, set()):
+                to_delete.append((source, target))
                 touched.add(target)
             for target in new_targets - old_targets:
-                to_insert.append({source_column: source, "target_entity_ref": target})
+                to_insert.append((source, target))
                 touched.add(target)
         self._executemany(
             conn,
             f"DELETE FROM refresh_state_references WHERE {source_column} = ? AND target_entity_ref = ?",
-            [(d["b_source"], d["b_target"]) for d in to_delete],
+            to_delete,
         )
-        self._bulk_insert(
-            conn,
-            "refresh_state_references",
-            (source_column, "target_entity_ref"),
-            [(i[source_column], i["target_entity_ref"]) for i in to_insert],
-        )
+        self._bulk_insert(conn, "refresh_state_references", (source_column, "target_entity_ref"), to_insert)
         self.mark_for_stitching(conn, touched, now)
         return touched
+
+    @staticmethod
+    def _sources_with_references(
+        conn: sa.Connection, column: sa.Column[Any], sources: list[str]
+    ) -> list[str]:
+        """Which of `sources` (entity refs) reference anything at all (EXISTS stops at the first row)."""
+        found: list[str] = []
+        rs = t.refresh_state
+        for part in chunks(sorted(sources)):
+            has_references = (
+                sa.exists().where(column == rs.c.entity_ref).select_from(t.refresh_state_references)
+            )
+            found.extend(
+                r[0]
+                for r in conn.execute(
+                    sa.select(rs.c.entity_ref).where(rs.c.entity_ref.in_(part), has_references)
+                )
+            )
+        return found
+
+    def _references_outside(
+        self, conn: sa.Connection, source_column: str, source: str, keys: set[str], targets: set[str]
+    ) -> list[tuple[str, str | None]]:
+        """(target, its location key) of `source`'s references that are new targets or not in `keys`.
+
+        Both lists travel as one JSON parameter each, whatever their length.
+        """
+        if self.dialect == "postgresql":
+            kept = "SELECT jsonb_array_elements_text(CAST(:keys AS jsonb))"
+            wanted = "SELECT jsonb_array_elements_text(CAST(:targets AS jsonb))"
+        else:
+            kept = "SELECT value FROM json_each(:keys)"
+            wanted = "SELECT value FROM json_each(:targets)"
+        statement = sa.text(
+            "SELECT r.target_entity_ref, s.location_key FROM refresh_state_references r "
+            "LEFT JOIN refresh_state s ON s.entity_ref = r.target_entity_ref "
+            f"WHERE r.{source_column} = :source AND (s.location_key IS NULL "
+            f"OR s.location_key NOT IN ({kept}) OR r.target_entity_ref IN ({wanted}))"
+        )
+        rows = conn.execute(
+            statement, {"source": source, "keys": dumps(sorted(keys)), "targets": dumps(sorted(targets))}
+        )
+        return [(row[0], row[1]) for row in rows]
 
     def apply_provider_mutation(
         self,
@@ -404,7 +464,13 @@ class CatalogStore:
             .where(rs.c.entity_id.in_(due.scalar_subquery()))
             .values(next_update_at=now + lease_seconds)
             .returning(
-                rs.c.entity_id, rs.c.entity_ref, rs.c.unprocessed_entity, rs.c.result_hash, rs.c.location_key
+                rs.c.entity_id,
+                rs.c.entity_ref,
+                rs.c.unprocessed_entity,
+                rs.c.result_hash,
+                rs.c.location_key,
+                rs.c.unprocessed_hash,
+                rs.c.cache,
             )
         )
         with self.engine.begin() as conn:
@@ -426,13 +492,17 @@ class CatalogStore:
 
     def _write_outcomes(self, outcomes: Sequence[tuple[ClaimedRow, ProcessingOutcome]], now: float) -> int:
         changed: list[tuple[ClaimedRow, ProcessingOutcome, str]] = []
+        caches: list[tuple[ClaimedRow, ProcessingOutcome]] = []  # a new processor cache (e.g. etags)
         for row, outcome in outcomes:
             digest = _result_hash(outcome)
             if digest != row.result_hash:
                 changed.append((row, outcome, digest))
-        if not changed:
+            if outcome.entity is not None and outcome.cache != row.cache:
+                caches.append((row, outcome))
+        if not changed and not caches:
             return 0
         with self.engine.begin() as conn:
+            self._store_caches(conn, caches)
             stitch: set[str] = set()
             failed = [(r, o, h) for r, o, h in changed if o.entity is None]
             succeeded = [(r, o, h) for r, o, h in changed if o.entity is not None]
@@ -459,14 +529,16 @@ class CatalogStore:
         ids = [r.entity_id for r, _, _ in items]
         # children first: conflicts they raise are reported on the parent too
         children_by_parent: dict[str, list[ChildEntity]] = {r.entity_ref: o.children for r, o, _ in items}
-        failed_locations: dict[str, set[str]] = {
-            r.entity_ref: {e.location.ref for e in o.errors if e.location is not None} for r, o, _ in items
+        # children of a location that was not read again (unchanged) or failed to read stay as they are
+        keep_location_keys: dict[str, set[str]] = {
+            r.entity_ref: o.unchanged_locations | {e.location.ref for e in o.errors if e.location is not None}
+            for r, o, _ in items
         }
         all_children = [
             (c.entity, c.location_key) for children in children_by_parent.values() for c in children
         ]
         accepted, conflicts = self.upsert_entities(conn, all_children, now) if all_children else ({}, [])
-        conflict_errors: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        conflict_errors: dict[str, list[dict[str, Any]]] = self._conflicts_of_unchanged_locations(conn, items)
         losers = {(ref, new_key) for ref, _, new_key in conflicts}
         for parent, children in children_by_parent.items():
             for child in children:
@@ -476,15 +548,19 @@ class CatalogStore:
                             "name": "ConflictError",
                             "message": f"Detected conflicting entityRef {child.entity_ref} already referenced by "
                             f"another location; this location ({child.location_key}) is ignored for it",
+                            "location": child.location_key,
                         }
                     )
         targets_by_source = {
             parent: {c.entity_ref for c in children if c.entity_ref in accepted}
             for parent, children in children_by_parent.items()
         }
-        keep = self._keeper_for_failed_locations(conn, targets_by_source, failed_locations)
         self.replace_references(
-            conn, targets_by_source=targets_by_source, source_column="source_entity_ref", keep=keep, now=now
+            conn,
+            targets_by_source=targets_by_source,
+            source_column="source_entity_ref",
+            keep_location_keys=keep_location_keys,
+            now=now,
         )
         # the entities themselves
         self._executemany(
@@ -542,34 +618,43 @@ class CatalogStore:
         )
         return stitch
 
-    def _keeper_for_failed_locations(
-        self, conn: sa.Connection, targets_by_source: dict[str, set[str]], failed: dict[str, set[str]]
-    ) -> Callable[[str, str], bool] | None:
-        """Keep references to children read from a location that failed this round (no orphaning)."""
-        if not any(failed.values()):
-            return None
-        sources = [s for s, locations in failed.items() if locations]
-        child_location: dict[tuple[str, str], str | None] = {}
-        for part in chunks(sources):
-            rows = conn.execute(
-                sa.select(
-                    t.refresh_state_references.c.source_entity_ref,
-                    t.refresh_state.c.entity_ref,
-                    t.refresh_state.c.location_key,
-                )
-                .join(
-                    t.refresh_state,
-                    t.refresh_state.c.entity_ref == t.refresh_state_references.c.target_entity_ref,
-                )
-                .where(t.refresh_state_references.c.source_entity_ref.in_(part))
-            )
-            for source, ref, location_key in rows:
-                child_location[(source, ref)] = location_key
+    def _store_caches(
+        self, conn: sa.Connection, items: Sequence[tuple[ClaimedRow, ProcessingOutcome]]
+    ) -> None:
+        """Store new processor caches, unless the cache changed since the claim.
 
-        def keep(source: str, target: str) -> bool:
-            return child_location.get((source, target)) in failed.get(source, set())
+        A refresh while the entity was being processed dropped (or marked stale) the cache this
+        processing started from; keeping the refresh's version makes the next round read again.
+        """
+        same = "cache IS NOT DISTINCT FROM ?" if self.dialect == "postgresql" else "cache IS ?"
+        self._executemany(
+            conn,
+            f"UPDATE refresh_state SET cache = ? WHERE entity_id = ? AND {same}",
+            [(o.cache, r.entity_id, r.cache) for r, o in items],
+        )
 
-        return keep
+    @staticmethod
+    def _conflicts_of_unchanged_locations(
+        conn: sa.Connection, items: Sequence[tuple[ClaimedRow, ProcessingOutcome, str]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The conflict errors a parent had for locations not read this time: they still stand."""
+        carried: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        unchanged = {
+            r.entity_id: (r.entity_ref, o.unchanged_locations) for r, o, _ in items if o.unchanged_locations
+        }
+        for part in chunks(list(unchanged)):
+            for entity_id, errors in conn.execute(
+                sa.select(t.refresh_state.c.entity_id, t.refresh_state.c.errors).where(
+                    t.refresh_state.c.entity_id.in_(part)
+                )
+            ):
+                ref, keys = unchanged[entity_id]
+                carried[ref].extend(
+                    e
+                    for e in orjson.loads(errors or "[]")
+                    if isinstance(e, dict) and e.get("name") == "ConflictError" and e.get("location") in keys
+                )
+        return carried
 
     # ------------------------------------------------------------------ stitching
     def claim_stitch(self, limit: int, now: float, timeout: float) -> list[tuple[str, str]]:
@@ -875,7 +960,11 @@ class CatalogStore:
 
     # ------------------------------------------------------------------ refresh and ancestry
     def refresh(self, entity_ref: str, now: float) -> bool:
-        """Make the entity and every ancestor due now; False if the entity is unknown."""
+        """Make the entity and every ancestor due now; False if the entity is unknown.
+
+        The entity's processor cache is dropped (all its locations are read again) and each
+        ancestor reads again the location the chain came through, so a refresh always re-reads.
+        """
         with self.engine.begin() as conn:
             exists = conn.execute(
                 sa.select(t.refresh_state.c.entity_id).where(t.refresh_state.c.entity_ref == entity_ref)
@@ -884,26 +973,59 @@ class CatalogStore:
                 return False
             refs = {entity_ref}
             frontier = [entity_ref]
+            edges: list[tuple[str, str]] = []  # (parent, child)
             for _ in range(64):
-                parents = {
-                    r[0]
-                    for r in conn.execute(
-                        sa.select(t.refresh_state_references.c.source_entity_ref).where(
-                            t.refresh_state_references.c.target_entity_ref.in_(frontier),
-                            t.refresh_state_references.c.source_entity_ref.is_not(None),
-                        )
+                found = conn.execute(
+                    sa.select(
+                        t.refresh_state_references.c.source_entity_ref,
+                        t.refresh_state_references.c.target_entity_ref,
+                    ).where(
+                        t.refresh_state_references.c.target_entity_ref.in_(frontier),
+                        t.refresh_state_references.c.source_entity_ref.is_not(None),
                     )
-                } - refs
+                ).all()
+                edges.extend((parent, child) for parent, child in found)
+                parents = {parent for parent, _ in found} - refs
                 if not parents:
                     break
                 refs |= parents
                 frontier = list(parents)
+            self._forget_cached_reads(conn, edges)
+            conn.execute(
+                t.refresh_state.update().where(t.refresh_state.c.entity_ref == entity_ref).values(cache=None)
+            )
             conn.execute(
                 t.refresh_state.update()
                 .where(t.refresh_state.c.entity_ref.in_(sorted(refs)))
                 .values(next_update_at=now)
             )
             return True
+
+    @staticmethod
+    def _forget_cached_reads(conn: sa.Connection, edges: Sequence[tuple[str, str]]) -> None:
+        """Mark, in each parent's cache, the location its child was read from as to be read again."""
+        if not edges:
+            return
+        rs = t.refresh_state
+        refs = sorted({ref for edge in edges for ref in edge})
+        rows = {
+            row.entity_ref: row
+            for row in conn.execute(
+                sa.select(rs.c.entity_ref, rs.c.location_key, rs.c.cache).where(rs.c.entity_ref.in_(refs))
+            )
+        }
+        keys: dict[str, set[str]] = defaultdict(set)
+        for parent, child in edges:
+            location_key = rows[child].location_key if child in rows else None
+            if location_key:
+                keys[parent].add(location_key)
+        for parent, location_keys in keys.items():
+            row = rows.get(parent)
+            if row is None or not row.cache:
+                continue
+            updated = forget_cached_locations(row.cache, location_keys)
+            if updated != row.cache:
+                conn.execute(rs.update().where(rs.c.entity_ref == parent).values(cache=updated))
 
     def refresh_keys(self, keys: Sequence[str], now: float) -> int:
         if not keys:
@@ -989,11 +1111,18 @@ def _errors_json(errors: Sequence[EmittedError]) -> str:
 
 
 def _result_hash(outcome: ProcessingOutcome) -> str:
+    """Changes when what the outcome would write changes.
+
+    Children count through one digest per location key (carried over from the cache for a
+    location that was not read again), so an unchanged parent hashes the same whether its
+    locations were read or skipped; errors are a set, as replayed ones come in another order.
+    """
+    digests = outcome.location_digests or digest_children(outcome.children)
     return json_hash(
         {
             "entity": outcome.entity,
-            "errors": [e.as_status() for e in outcome.errors],
-            "children": [[c.entity_ref, c.location_key, c.entity] for c in outcome.children],
+            "errors": sorted(dumps(e.as_status()) for e in outcome.errors),
+            "children": sorted(digests.items()),
             "relations": sorted((r.source_ref, r.type, r.target_ref) for r in outcome.relations),
             "keys": sorted(outcome.refresh_keys),
         }

@@ -63,12 +63,18 @@ class EmittedError:
 
 @dataclass
 class Emit:
-    """Collects what the processors of one entity produce."""
+    """Collects what the processors of one entity produce.
+
+    `unchanged_locations` are location keys whose input a processor found unchanged since the
+    previous processing (e.g. same file etag): it emitted nothing for them, and the entities
+    read from there last time stay as they are instead of being orphaned.
+    """
 
     entities: list[EmittedEntity] = field(default_factory=list)
     relations: list[EmittedRelation] = field(default_factory=list)
     errors: list[EmittedError] = field(default_factory=list)
     refresh_keys: set[str] = field(default_factory=set)
+    unchanged_locations: set[str] = field(default_factory=set)
 
     def entity(
         self,
@@ -97,8 +103,26 @@ class Emit:
     def refresh(self, key: str) -> None:
         self.refresh_keys.add(key)
 
+    def unchanged(self, location_key: str) -> None:
+        """Keep the entities previously read from `location_key`; re-emit its errors yourself."""
+        self.unchanged_locations.add(location_key)
+
+    def extend(self, other: Emit) -> None:
+        self.entities.extend(other.entities)
+        self.relations.extend(other.relations)
+        self.errors.extend(other.errors)
+        self.refresh_keys |= other.refresh_keys
+        self.unchanged_locations |= other.unchanged_locations
+
 
 class ProcessorCache(Protocol):
+    """State a processor keeps for one entity between processing rounds (Backstage's cache).
+
+    `get` returns what this processor `set` under `key` the previous time it processed the
+    same entity, or None (first time, entity or config changed, explicit refresh). Only what
+    is `set` in this round is kept for the next. Values must be JSON-serialisable.
+    """
+
     def get(self, key: str) -> Any: ...
     def set(self, key: str, value: Any) -> None: ...
 
