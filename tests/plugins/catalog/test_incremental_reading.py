@@ -437,14 +437,28 @@ def test_a_refresh_during_processing_is_not_lost(
     assert catalog.entity("component:default/b1")["metadata"]["description"] == "Refreshed meanwhile"
 
 
-def test_a_changed_parent_entity_rereads_every_target(catalog: CatalogHarness, spy: ReadSpy) -> None:
+def test_a_new_target_is_read_and_the_others_are_not(catalog: CatalogHarness, spy: ReadSpy) -> None:
+    """Only the list of targets changed: every other file's cached entry is still valid."""
     files = _tree(catalog)
     _write(catalog, "d.yaml", _components("d1"))
     spy.reset()
     _write(catalog, "all.yaml", _root("./a.yaml", "./b.yaml", "./c.yaml", "./d.yaml"), age=1800)
     _file_changed(catalog, files["root"])
-    assert spy.names() == {"all.yaml", "a.yaml", "b.yaml", "c.yaml", "d.yaml"}
+    assert spy.names() == {"all.yaml", "d.yaml"}
     assert catalog.entity("component:default/d1") is not None
+    assert catalog.entity("component:default/a1") is not None
+
+
+def test_a_changed_parent_entity_rereads_every_target(catalog: CatalogHarness, spy: ReadSpy) -> None:
+    """Anything else about the Location changed (here its type): every target is read again."""
+    files = _tree(catalog)
+    spy.reset()
+    root = _root("./a.yaml", "./b.yaml", "./c.yaml").replace(
+        "{type: file,", "{type: file, presence: required,"
+    )
+    _write(catalog, "all.yaml", root, age=1800)
+    _file_changed(catalog, files["root"])
+    assert spy.names() == {"all.yaml", "a.yaml", "b.yaml", "c.yaml"}
     assert catalog.entity("component:default/a1") is not None
 
 

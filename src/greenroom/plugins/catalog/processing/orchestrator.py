@@ -121,6 +121,23 @@ class _ScopedCache:
         self._current[key] = value
 
 
+def reading_input_hash(unprocessed: JsonDict, unprocessed_hash: str) -> str:
+    """What a Location's cached reads depend on: the entity without its list of targets.
+
+    A file's cached entry is keyed by its path and checked by its etag, so adding or removing a
+    target (or a root `all.yaml` losing one file) leaves every other file's entry valid. Any
+    other change (type, presence, annotations that children inherit) reads everything again.
+    """
+    spec = unprocessed.get("spec")
+    if str(unprocessed.get("kind", "")).lower() != "location" or not isinstance(spec, dict):
+        return unprocessed_hash
+    without_targets = {
+        **unprocessed,
+        "spec": {k: v for k, v in spec.items() if k not in ("target", "targets")},
+    }
+    return hashlib.sha1(orjson.dumps(without_targets, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 class EntityCache:
     """The processor caches of one entity, persisted as one JSON object (`refresh_state.cache`).
 
@@ -300,6 +317,8 @@ class Orchestrator:
             "bootstrap", "bootstrap"
         )
         origin = parse_location_annotation(annotations.get(ANNOTATION_MANAGED_BY_ORIGIN_LOCATION)) or location
+        if input_hash is not None:
+            input_hash = reading_input_hash(unprocessed, input_hash)
         entity_cache = EntityCache.load(cache, input_hash, self.cache_context)
         emit = Emit()
         try:
