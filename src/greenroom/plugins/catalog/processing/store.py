@@ -1068,16 +1068,21 @@ class CatalogStore:
             return result
 
     def analyze_if_grown(self, written: int, threshold: int = 5_000) -> bool:
-        """Refresh PostgreSQL's planner statistics after a bulk load.
+        """Vacuum and analyze PostgreSQL's catalog tables after a bulk load.
 
-        Autovacuum analyzes eventually, but right after ingesting thousands of entities the
-        planner still believes the tables are empty and picks plans that sort every match.
+        Autovacuum gets there eventually, but right after ingesting thousands of entities the
+        planner still believes the tables are empty, and the visibility map is unset, so every
+        "index-only" count and facet visits the heap (100k entities: 130 ms instead of 10 ms).
+        VACUUM only scans pages changed since the last one, so repeating it stays cheap. Not
+        SKIP_LOCKED: after a bulk load autovacuum is usually already on `search`, throttled to
+        take minutes; waiting makes PostgreSQL cancel it (it yields to lock requests) and do
+        the work now, at full speed.
         """
         self._written_since_analyze += written
         if self.dialect != "postgresql" or self._written_since_analyze < threshold:
             return False
         self._written_since_analyze = 0
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in (
                 "refresh_state",
                 "refresh_state_references",
@@ -1085,7 +1090,7 @@ class CatalogStore:
                 "final_entities",
                 "search",
             ):
-                conn.exec_driver_sql(f"ANALYZE {table}")
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
         return True
 
     def stitch_backlog(self) -> int:
