@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 
 from .conftest import CatalogHarness, component
@@ -29,3 +31,34 @@ def test_bulk_load_is_followed_by_vacuum_analyze(catalog: CatalogHarness) -> Non
         ).all()
     tuples = dict(rows)  # type: ignore[arg-type]
     assert tuples["search"] > 0 and tuples["final_entities"] > 0, tuples
+
+
+def test_pending_counts_due_and_never_processed_rows_once(catalog: CatalogHarness) -> None:
+    from greenroom.plugins.catalog import tables as t
+
+    catalog.register(catalog.write("catalog-info.yaml", component("svc-a")))
+    catalog.settle()
+    store = catalog.service.store
+    # a "now" far ahead of the clock: the running engine never claims these rows meanwhile
+    now = time.time() + 1_000_000
+    with store.engine.begin() as connection:
+        connection.execute(t.refresh_state.update().values(next_update_at=now + 60))
+    assert store.queue_depths(now)["processing"] == 0
+    with store.engine.begin() as connection:  # one never processed, one due, one both
+        connection.execute(
+            t.refresh_state.insert(),
+            [
+                {
+                    "entity_id": f"id-{i}",
+                    "entity_ref": f"component:default/pending-{i}",
+                    "unprocessed_entity": "{}",
+                    "result_hash": result_hash,
+                    "next_update_at": next_update_at,
+                    "last_discovery_at": now,
+                }
+                for i, (result_hash, next_update_at) in enumerate(
+                    [(None, now + 60), ("x", now - 1), (None, now - 1)]
+                )
+            ],
+        )
+    assert store.queue_depths(now)["processing"] == 3

@@ -38,6 +38,12 @@ refresh_state = sa.Table(
     sa.Column("location_key", sa.Text, nullable=True),
     sa.Column("orphaned_at", sa.Float, nullable=True),
     sa.Index("refresh_state_next_update_at_idx", "next_update_at"),
+    sa.Index(
+        "refresh_state_unprocessed_idx",
+        "next_update_at",
+        sqlite_where=sa.text("result_hash IS NULL"),
+        postgresql_where=sa.text("result_hash IS NULL"),
+    ),
 )
 
 refresh_state_references = sa.Table(
