@@ -123,6 +123,13 @@ def evaluate(result: dict[str, Any]) -> list[dict[str, Any]]:
         None if rate is None or n < 10_000 else rate >= need,
     )
     row("ingest server CPU", _fmt(ingest.get("cpuSeconds"), " s"), "", None)
+    if ingest.get("maintenanceSeconds") is not None:
+        row(
+            "post-load VACUUM ANALYZE (after the ingest, before latency)",
+            _fmt(ingest["maintenanceSeconds"], " s"),
+            "",
+            None,
+        )
     row(
         "relations (sample) exactly as expected",
         str(ingest.get("relationsExact")),

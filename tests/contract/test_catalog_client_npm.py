@@ -226,7 +226,7 @@ def test_client_check_script(node_client: Path, server: Server) -> None:
         node_client, "client_check.mjs", server, "--register", "--timeout", "300"
     )
     print(output)
-    assert failed == 0 and passed > 0, output
+    assert failed == 0 and passed > 0, f"{output}\n--- server log ---\n{server.log_tail()}"
     assert passed >= 20, output
 
 

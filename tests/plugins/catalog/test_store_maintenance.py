@@ -62,3 +62,42 @@ def test_pending_counts_due_and_never_processed_rows_once(catalog: CatalogHarnes
             ],
         )
     assert store.queue_depths(now)["processing"] == 3
+
+
+def test_deleting_an_entity_removes_its_search_rows(catalog: CatalogHarness) -> None:
+    """On PostgreSQL a statement trigger does what the foreign key's cascade did (migration 0006)."""
+    from greenroom.plugins.catalog import tables as t
+
+    location = catalog.register(
+        catalog.write("catalog-info.yaml", component("svc-a") + "---\n" + component("svc-b"))
+    )
+    catalog.settle()
+    store = catalog.service.store
+    with store.engine.connect() as connection:
+        uid = connection.execute(
+            sa.select(t.final_entities.c.entity_id).where(
+                t.final_entities.c.entity_ref == "component:default/svc-a"
+            )
+        ).scalar_one()
+        assert (
+            connection.execute(sa.select(sa.func.count()).where(t.search.c.entity_id == uid)).scalar_one() > 0
+        )
+    assert catalog.client.delete(f"/api/catalog/entities/by-uid/{uid}").status_code == 204
+    assert catalog.client.delete(f"/api/catalog/locations/{location['location']['id']}").status_code == 204
+    catalog.settle()
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(t.search)).scalar_one() == 0
+        assert connection.execute(sa.select(sa.func.count()).select_from(t.final_entities)).scalar_one() == 0
+    response = catalog.client.get("/api/catalog/entities/by-query", params={"filter": "kind=component"})
+    assert response.json()["totalItems"] == 0
+
+
+def test_status_reports_post_load_maintenance(catalog: CatalogHarness) -> None:
+    engine = catalog.service.engine
+    engine._maintain(10_000)  # as the engine does when a stitch backlog of that size drains
+    maintenance = catalog.client.get("/api/catalog/status").json()["engine"]["maintenance"]
+    assert maintenance["running"] is False
+    if catalog.service.store.dialect == "postgresql":
+        assert isinstance(maintenance["lastSeconds"], float) and maintenance["lastSeconds"] >= 0
+    else:
+        assert maintenance["lastSeconds"] is None  # SQLite needs none

@@ -42,7 +42,12 @@ from greenroom.plugins.catalog.processing.processors import (
     PlaceholderProcessor,
     Resolver,
 )
-from greenroom.plugins.catalog.processing.store import CatalogStore, ClaimedRow, EntityChange
+from greenroom.plugins.catalog.processing.store import (
+    CatalogStore,
+    ClaimedRow,
+    EntityChange,
+    retry_on_deadlock,
+)
 from greenroom.plugins.catalog.processing.types import (
     CatalogProcessor,
     DeltaMutation,
@@ -227,13 +232,17 @@ class CatalogService:
         self.engine.wake()
 
     def delete_entity_by_uid(self, uid: str) -> None:
-        with self.store.engine.begin() as conn:
-            ref = conn.execute(
-                sa.select(t.refresh_state.c.entity_ref).where(t.refresh_state.c.entity_id == uid)
-            ).scalar_one_or_none()
-            if ref is None:
-                raise NotFoundError(f"No entity with uid {uid}")
-            changes = self.store.delete_entities(conn, [ref], time.time())
+        def delete() -> list[EntityChange]:
+            with self.store.engine.begin() as conn:
+                ref = conn.execute(
+                    sa.select(t.refresh_state.c.entity_ref).where(t.refresh_state.c.entity_id == uid)
+                ).scalar_one_or_none()
+                if ref is None:
+                    raise NotFoundError(f"No entity with uid {uid}")
+                return self.store.delete_entities(conn, [ref], time.time())
+
+        # the processing loop may be writing the same rows; a deadlock victim is simply retried
+        changes: list[EntityChange] = retry_on_deadlock(delete)
         self._publish_changes(changes)
         self.engine.wake()
 
@@ -383,6 +392,7 @@ class CatalogService:
                 "stitched": stats.stitched,
                 "deletedOrphans": stats.deleted_orphans,
                 "lastError": stats.last_error,
+                "maintenance": {"running": stats.maintaining, "lastSeconds": stats.last_maintenance_seconds},
             },
         }
 

@@ -33,6 +33,9 @@ class EngineStats:
     last_error: str | None = None
     busy_seconds: float = 0.0
     processed_by_thread: dict[str, int] = field(default_factory=dict)
+    maintaining: bool = False
+    """True while post-load database maintenance (PostgreSQL VACUUM ANALYZE) runs."""
+    last_maintenance_seconds: float | None = None
 
 
 class ProcessingEngine:
@@ -158,13 +161,22 @@ class ProcessingEngine:
         stats = self.store.stitch(claimed, time.time())
         self.stats.stitched += stats.stitched
         if len(claimed) < self.batch_size * 2:  # the backlog is drained: a good moment for statistics
-            self.store.analyze_if_grown(self._stitched_since_analyze + stats.stitched)
+            self._maintain(self._stitched_since_analyze + stats.stitched)
             self._stitched_since_analyze = 0
         else:
             self._stitched_since_analyze += stats.stitched
         if stats.changes:
             self.on_changes(stats.changes)
         return len(claimed)
+
+    def _maintain(self, written: int) -> None:
+        began = time.perf_counter()
+        self.stats.maintaining = True
+        try:
+            if self.store.analyze_if_grown(written):
+                self.stats.last_maintenance_seconds = round(time.perf_counter() - began, 2)
+        finally:
+            self.stats.maintaining = False
 
     def sweep_orphans(self, *, force: bool = False) -> int:
         if self.config.orphan_strategy != "delete":

@@ -416,7 +416,25 @@ class CatalogStore:
         added: Sequence[DeferredEntity] = (),
         removed: Sequence[str] = (),
     ) -> None:
-        """A provider's bucket: full replaces it (missing entities are eagerly deleted), delta edits it."""
+        """A provider's bucket: full replaces it (missing entities are eagerly deleted), delta edits it.
+
+        Retried as a whole when PostgreSQL picks it as a deadlock victim: removing a location
+        deletes a tree that the processing loop (here or in a worker) may be writing at once.
+        """
+        changes: list[EntityChange] = retry_on_deadlock(
+            lambda: self._apply_provider_mutation(provider, full=full, added=added, removed=removed)
+        )
+        if changes:
+            self.on_changes(changes)
+
+    def _apply_provider_mutation(
+        self,
+        provider: str,
+        *,
+        full: Sequence[DeferredEntity] | None,
+        added: Sequence[DeferredEntity],
+        removed: Sequence[str],
+    ) -> list[EntityChange]:
         now = time.time()
         changes: list[EntityChange] = []
         with self.engine.begin() as conn:
@@ -445,8 +463,7 @@ class CatalogStore:
             )
             if dropped:
                 changes = self.delete_with_pruning(conn, sorted(dropped), now)
-        if changes:
-            self.on_changes(changes)
+        return changes
 
     # ------------------------------------------------------------------ processing
     def claim_due(self, limit: int, now: float, lease_seconds: float) -> list[ClaimedRow]:
