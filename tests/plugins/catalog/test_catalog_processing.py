@@ -16,6 +16,7 @@ def _status_messages(entity: dict) -> list[str]:
 
 def test_registered_location_becomes_visible_after_processing_and_stitching(catalog: CatalogHarness) -> None:
     path = catalog.write("svc/catalog-info.yaml", component("petstore"))
+    catalog.service.engine.stop()  # so "not visible before processing" is not a race; settle() processes
     created = catalog.register(path)
     assert created["location"]["type"] == "file" and created["location"]["target"] == str(path)
     assert created["entities"] == []
