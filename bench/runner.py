@@ -443,7 +443,9 @@ def measure_latency(client: httpx.Client, manifest: dict[str, Any], requests: in
     ordered = {"filter": "kind=component", "limit": 20, "orderField": "metadata.name,asc"}
     results["ordered"] = timed(client, requests, get(q, ordered))
     cursor = client.get(q, params=ordered).json()["pageInfo"].get("nextCursor")
-    results["nextPage"] = timed(client, requests, get(q, {"cursor": cursor})) if cursor else None
+    # a client paging through passes its page size again: the cursor does not carry it, and
+    # without it the server's default page (200 entities) would be measured instead
+    results["nextPage"] = timed(client, requests, get(q, {"cursor": cursor, "limit": 20})) if cursor else None
     results["fullText"] = timed(
         client,
         requests,
