@@ -362,8 +362,26 @@ class CatalogStore:
             to_delete,
         )
         self._bulk_insert(conn, "refresh_state_references", (source_column, "target_entity_ref"), to_insert)
-        self.mark_for_stitching(conn, touched, now)
+        self.mark_for_stitching(conn, touched - self._never_processed(conn, touched), now)
         return touched
+
+    @staticmethod
+    def _never_processed(conn: sa.Connection, refs: Iterable[str]) -> set[str]:
+        """Refs whose entity has not been processed yet: stitching them now would find nothing.
+
+        A new child gains its first reference together with its row; it is queued for
+        stitching by its own processing, which sees the references as they are then. At 1M
+        entities, queueing each new child here made the stitcher claim a million empty rows.
+        """
+        rs = t.refresh_state.c
+        found: set[str] = set()
+        for part in chunks(sorted(refs)):
+            found.update(
+                conn.execute(
+                    sa.select(rs.entity_ref).where(rs.entity_ref.in_(part), rs.result_hash.is_(None))
+                ).scalars()
+            )
+        return found
 
     @staticmethod
     def _sources_with_references(
