@@ -16,8 +16,9 @@ from greenroom.plugins.catalog.query.filters import (
     Filter,
     MatchNothing,
     Not,
+    filter_to_id_select,
     filter_to_predicate,
-    filter_to_sql,
+    filter_to_probe,
     parse_filter_params,
     parse_predicate,
 )
@@ -113,11 +114,17 @@ def test_filters_round_trip_through_predicates(engine: sa.Engine, f: Filter) -> 
 
 
 def _refs(engine: sa.Engine, f: Filter | None) -> set[str]:
+    """The refs a filter matches, through both compilations the queries use (they must agree)."""
     statement = sa.select(final_entities.c.entity_ref)
-    if f is not None:
-        statement = statement.where(filter_to_sql(f, final_entities.c.entity_id))
+    if f is None:
+        with engine.connect() as connection:
+            return set(connection.execute(statement).scalars())
+    as_set = statement.where(final_entities.c.entity_id.in_(filter_to_id_select(f)))
+    as_probe = statement.where(filter_to_probe(f, final_entities.c.entity_id, engine.dialect.name))
     with engine.connect() as connection:
-        return set(connection.execute(statement).scalars())
+        matched = set(connection.execute(as_set).scalars())
+        assert set(connection.execute(as_probe).scalars()) == matched
+    return matched
 
 
 @pytest.fixture

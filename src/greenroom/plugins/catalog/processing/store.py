@@ -1010,16 +1010,8 @@ class CatalogStore:
             frontier = [entity_ref]
             edges: list[tuple[str, str]] = []  # (parent, child)
             for _ in range(64):
-                found = conn.execute(
-                    sa.select(
-                        t.refresh_state_references.c.source_entity_ref,
-                        t.refresh_state_references.c.target_entity_ref,
-                    ).where(
-                        t.refresh_state_references.c.target_entity_ref.in_(frontier),
-                        t.refresh_state_references.c.source_entity_ref.is_not(None),
-                    )
-                ).all()
-                edges.extend((parent, child) for parent, child in found)
+                found = self._parent_edges(conn, frontier)
+                edges.extend(found)
                 parents = {parent for parent, _ in found} - refs
                 if not parents:
                     break
@@ -1035,6 +1027,19 @@ class CatalogStore:
                 .values(next_update_at=now)
             )
             return True
+
+    @staticmethod
+    def _parent_edges(conn: sa.Connection, refs: Sequence[str]) -> list[tuple[str, str]]:
+        """(parent, child) for every entity parent of `refs` (provider references excluded)."""
+        refs_table = t.refresh_state_references.c
+        return [
+            (parent, child)
+            for parent, child in conn.execute(
+                sa.select(refs_table.source_entity_ref, refs_table.target_entity_ref).where(
+                    refs_table.target_entity_ref.in_(refs), refs_table.source_entity_ref.is_not(None)
+                )
+            )
+        ]
 
     @staticmethod
     def _forget_cached_reads(conn: sa.Connection, edges: Sequence[tuple[str, str]]) -> None:
@@ -1082,15 +1087,7 @@ class CatalogStore:
             frontier = [entity_ref]
             while frontier:
                 parents: dict[str, list[str]] = defaultdict(list)
-                for source, target in conn.execute(
-                    sa.select(
-                        t.refresh_state_references.c.source_entity_ref,
-                        t.refresh_state_references.c.target_entity_ref,
-                    ).where(
-                        t.refresh_state_references.c.target_entity_ref.in_(frontier),
-                        t.refresh_state_references.c.source_entity_ref.is_not(None),
-                    )
-                ):
+                for source, target in self._parent_edges(conn, frontier):
                     parents[target].append(source)
                 nxt: list[str] = []
                 for ref in frontier:

@@ -27,7 +27,6 @@ from greenroom.plugins.catalog.query.filters import (
     filter_to_id_select,
     filter_to_predicate,
     filter_to_probe,
-    filter_to_sql,
     intersect_ids,
     parse_predicate,
 )
@@ -325,7 +324,7 @@ class EntitiesQuery:
             _fe.c.entity_id, _fe.c.final_entity, *(col for col, _ in sort_columns)
         ).select_from(source)
         if filter is not None:
-            statement = statement.where(filter_to_sql(filter, _fe.c.entity_id))
+            statement = statement.where(_fe.c.entity_id.in_(filter_to_id_select(filter)))
         if position is not None:
             statement = statement.where(
                 _after_nulls_last(sort_columns, position[0], _fe.c.entity_id, position[1])
@@ -460,13 +459,7 @@ class EntitiesQuery:
         """Exact full-text matches through the trigram index, or None where it cannot serve."""
         if state.full_text is None or not self._has_text_index():
             return None
-        term, fields = state.full_text
-        keys = (
-            sorted({field.lower() for field in fields})
-            if fields
-            else [(state.sort_field or "metadata.uid").lower()]
-        )
-        needle = term.strip().lower()
+        keys, needle = _full_text_terms(state.full_text, state.sort_field)
         if len(needle) < 3 or not set(keys) <= set(TEXT_COLUMNS):
             return None  # trigrams need three characters; other fields are not indexed
         pattern = f"%{escape_like(needle)}%"
@@ -656,7 +649,7 @@ class EntitiesQuery:
                 chunk = unique[start : start + REFS_CHUNK_SIZE]
                 statement = sa.select(_fe.c.entity_ref, _fe.c.final_entity).where(_fe.c.entity_ref.in_(chunk))
                 if filter is not None:
-                    statement = statement.where(filter_to_sql(filter, _fe.c.entity_id))
+                    statement = statement.where(_fe.c.entity_id.in_(filter_to_id_select(filter)))
                 for entity_ref, text in connection.execute(statement):
                     found[entity_ref] = self._render(text, fields)
         return [found.get(ref) for ref in wanted]
@@ -731,12 +724,20 @@ def _no_smaller_value(alias: sa.FromClause, key: str) -> list[ColumnElement[bool
     return [~duplicate]
 
 
+def _full_text_terms(
+    full_text: tuple[str, tuple[str, ...] | None], sort_field: str | None
+) -> tuple[list[str], str]:
+    """The search keys a full-text term is matched in (default: the sort field, else uid) and the term."""
+    term, fields = full_text
+    keys = sorted({field.lower() for field in fields}) if fields else [(sort_field or "metadata.uid").lower()]
+    return keys, term.strip().lower()
+
+
 def _full_text_probe(
     full_text: tuple[str, tuple[str, ...] | None], sort_field: str | None, entity_id: ColumnElement[Any]
 ) -> ColumnElement[bool]:
-    term, fields = full_text
-    keys = sorted({field.lower() for field in fields}) if fields else [(sort_field or "metadata.uid").lower()]
-    pattern = f"%{escape_like(term.strip().lower())}%"
+    keys, needle = _full_text_terms(full_text, sort_field)
+    pattern = f"%{escape_like(needle)}%"
     return (
         sa.select(sa.literal(1))
         .where(
@@ -772,9 +773,8 @@ def _keys_present(field: str) -> sa.Select[Any]:
 
 
 def _full_text_ids(full_text: tuple[str, tuple[str, ...] | None], sort_field: str | None) -> sa.Select[Any]:
-    term, fields = full_text
-    keys = sorted({field.lower() for field in fields}) if fields else [(sort_field or "metadata.uid").lower()]
-    pattern = f"%{escape_like(term.strip().lower())}%"
+    keys, needle = _full_text_terms(full_text, sort_field)
+    pattern = f"%{escape_like(needle)}%"
     matching = sa.select(search.c.entity_id).where(
         search.c.key.in_(keys) if len(keys) > 1 else search.c.key == keys[0],
         search.c.value.like(pattern, escape="\\"),

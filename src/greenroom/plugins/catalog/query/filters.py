@@ -263,39 +263,26 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def filter_to_sql(f: Filter, entity_id_col: ColumnElement[Any]) -> ColumnElement[bool]:
-    """Compile a filter to a condition on `entity_id_col`, one `IN (SELECT ... FROM search)` per field."""
-    if isinstance(f, FieldMatch):
-        rows = sa.select(search.c.entity_id).where(search.c.key == f.key.lower())
-        if f.values is not None:
-            lowered = [value.lower() for value in f.values]
-            rows = rows.where(
-                search.c.value == lowered[0] if len(lowered) == 1 else search.c.value.in_(lowered)
-            )
-        elif f.prefix is not None:
-            rows = rows.where(search.c.value.like(escape_like(f.prefix.lower()) + "%", escape="\\"))
-        return entity_id_col.in_(rows) if f.exists else entity_id_col.not_in(rows)
-    if isinstance(f, ContainsRelation):
-        if f.type is not None:
-            rows = sa.select(search.c.entity_id).where(search.c.key == f"relations.{f.type.lower()}")
-        else:
-            rows = sa.select(search.c.entity_id).where(search.c.key.like("relations.%"))
-        if f.target_refs is not None:
-            rows = rows.where(search.c.value.in_([ref.lower() for ref in f.target_refs]))
-        return entity_id_col.in_(rows)
-    if isinstance(f, AllOf):
-        if not f.filters:
-            return sa.true()
-        parts = [filter_to_sql(child, entity_id_col) for child in f.filters]
-        return parts[0] if len(parts) == 1 else sa.and_(*parts)
-    if isinstance(f, AnyOf):
-        if not f.filters:
-            return sa.false()
-        parts = [filter_to_sql(child, entity_id_col) for child in f.filters]
-        return parts[0] if len(parts) == 1 else sa.or_(*parts)
-    if isinstance(f, Not):
-        return sa.not_(filter_to_sql(f.filter, entity_id_col))
-    return sa.false()
+def _value_condition(f: FieldMatch) -> ColumnElement[bool] | None:
+    """The value part of a field match (values or prefix), None when any value will do."""
+    if f.values is not None:
+        lowered = sorted({value.lower() for value in f.values})
+        return search.c.value == lowered[0] if len(lowered) == 1 else search.c.value.in_(lowered)
+    if f.prefix is not None:
+        return search.c.value.like(escape_like(f.prefix.lower()) + "%", escape="\\")
+    return None
+
+
+def _relation_conditions(f: ContainsRelation) -> list[ColumnElement[bool]]:
+    """The key and target conditions of a relation match on `search` rows."""
+    conditions: list[ColumnElement[bool]] = [
+        search.c.key == f"relations.{f.type.lower()}"
+        if f.type is not None
+        else search.c.key.like("relations.%")
+    ]
+    if f.target_refs is not None:
+        conditions.append(search.c.value.in_(sorted({ref.lower() for ref in f.target_refs})))
+    return conditions
 
 
 def all_entity_ids() -> sa.Select[Any]:
@@ -306,31 +293,21 @@ def all_entity_ids() -> sa.Select[Any]:
 def filter_to_id_select(f: Filter) -> sa.Select[Any]:
     """Compile a filter to the set of matching entity ids, one `entity_id` column without duplicates.
 
-    Unlike `filter_to_sql`, nothing here touches `final_entities` unless a negation needs the
-    universe: leaves are ranges of the (key, value, entity_id) index combined with INTERSECT,
+    Nothing here touches `final_entities` unless a negation needs the universe: leaves are ranges of the (key, value, entity_id) index combined with INTERSECT,
     UNION and EXCEPT, so counting and unordered paging read only that index. A single-value leaf
     comes out in entity id order straight from the index, which is what a first page needs.
     """
     if isinstance(f, FieldMatch):
         rows = sa.select(search.c.entity_id).where(search.c.key == f.key.lower())
-        single = False
-        if f.values is not None:
-            lowered = sorted({value.lower() for value in f.values})
-            single = len(lowered) == 1
-            rows = rows.where(search.c.value == lowered[0] if single else search.c.value.in_(lowered))
-        elif f.prefix is not None:
-            rows = rows.where(search.c.value.like(escape_like(f.prefix.lower()) + "%", escape="\\"))
+        value = _value_condition(f)
+        if value is not None:
+            rows = rows.where(value)
         # one row per (entity, key, value): only a single-value match is free of duplicates
+        single = f.values is not None and len({v.lower() for v in f.values}) == 1
         positive = rows if single else rows.distinct()
         return positive if f.exists else _except(all_entity_ids(), positive)
     if isinstance(f, ContainsRelation):
-        if f.type is not None:
-            rows = sa.select(search.c.entity_id).where(search.c.key == f"relations.{f.type.lower()}")
-        else:
-            rows = sa.select(search.c.entity_id).where(search.c.key.like("relations.%"))
-        if f.target_refs is not None:
-            rows = rows.where(search.c.value.in_(sorted({ref.lower() for ref in f.target_refs})))
-        return rows.distinct()
+        return sa.select(search.c.entity_id).where(*_relation_conditions(f)).distinct()
     if isinstance(f, AllOf):
         if not f.filters:
             return all_entity_ids()
@@ -386,13 +363,9 @@ def filter_to_probe(f: Filter, entity_id_col: ColumnElement[Any], dialect: str) 
     if isinstance(f, FieldMatch):
         rows = sa.select(sa.literal(1)).select_from(search).where(search.c.entity_id == entity_id_col)
         rows = key_is(rows, f.key.lower(), exact=f.values is not None)
-        if f.values is not None:
-            lowered = sorted({value.lower() for value in f.values})
-            rows = rows.where(
-                search.c.value == lowered[0] if len(lowered) == 1 else search.c.value.in_(lowered)
-            )
-        elif f.prefix is not None:
-            rows = rows.where(search.c.value.like(escape_like(f.prefix.lower()) + "%", escape="\\"))
+        value = _value_condition(f)
+        if value is not None:
+            rows = rows.where(value)
         return rows.exists() if f.exists else ~rows.exists()
     if isinstance(f, ContainsRelation):
         rows = sa.select(sa.literal(1)).select_from(search).where(search.c.entity_id == entity_id_col)
