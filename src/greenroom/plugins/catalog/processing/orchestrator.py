@@ -27,6 +27,7 @@ from greenroom.plugins.catalog.model import (
     entity_ref_of,
     prepare_entity,
 )
+from greenroom.plugins.catalog.processing.children import ChildSpool
 from greenroom.plugins.catalog.processing.processors import ProcessingFailure, resolve_target
 from greenroom.plugins.catalog.processing.types import (
     CatalogProcessor,
@@ -47,17 +48,10 @@ ANNOTATION_CONFIGURED_SOURCE = "greenroom.dev/configured-source"
 
 
 @dataclass
-class ChildEntity:
-    entity: JsonDict
-    entity_ref: str
-    location_key: str
-
-
-@dataclass
 class ProcessingOutcome:
     """What processing one entity produced.
 
-    `children` are only those read this round; `unchanged_locations` are location keys whose
+    `children` are only those read this round (serialised, see `ChildSpool`); `unchanged_locations` are location keys whose
     children stay as they are (their input did not change). `location_digests` has one digest
     per location key of its children, carried over for unchanged ones, so that the result hash
     is the same whether a location was read again or skipped. `cache` is the entity's processor
@@ -68,26 +62,14 @@ class ProcessingOutcome:
     entity: JsonDict | None
     relations: list[EmittedRelation] = field(default_factory=list)
     errors: list[EmittedError] = field(default_factory=list)
-    children: list[ChildEntity] = field(default_factory=list)
+    children: ChildSpool = field(default_factory=ChildSpool)
     refresh_keys: set[str] = field(default_factory=set)
     unchanged_locations: set[str] = field(default_factory=set)
     location_digests: dict[str, str] = field(default_factory=dict)
     cache: str | None = None
 
 
-CACHE_FORMAT = 1
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha1(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def digest_children(children: Iterable[ChildEntity]) -> dict[str, str]:
-    """One digest per location key over the children read from it, in emitted order."""
-    by_key: dict[str, list[Any]] = defaultdict(list)
-    for child in children:
-        by_key[child.location_key].append([child.entity_ref, child.location_key, child.entity])
-    return {key: _digest(items) for key, items in by_key.items()}
+CACHE_FORMAT = 2  # 2: children digests are taken over their serialised records
 
 
 def _jsonable(value: Any) -> Any:
@@ -321,8 +303,9 @@ class Orchestrator:
             input_hash = reading_input_hash(unprocessed, input_hash)
         entity_cache = EntityCache.load(cache, input_hash, self.cache_context)
         emit = Emit()
+        collector = _ChildCollector(self.rules, origin)
         try:
-            entity = self._run(unprocessed, location, origin, emit, entity_cache)
+            entity = self._run(unprocessed, location, origin, emit, entity_cache, collector)
         except ProcessingFailure as failure:
             emit.error(location, failure.message, name=failure.name, field=failure.field)
             return ProcessingOutcome(
@@ -334,8 +317,11 @@ class Orchestrator:
             return ProcessingOutcome(
                 ok=False, entity=None, errors=emit.errors, refresh_keys=emit.refresh_keys, cache=cache
             )
-        children, collect_errors = self._collect_children(entity, origin, emit)
-        digests = digest_children(children)
+        # entities emitted outside Location targets (by pre- or post-processors)
+        collector.collect(entity, emit.entities, emit)
+        emit.entities.clear()
+        children, collect_errors = collector.children, collector.errors
+        digests = children.digests()
         read_keys = set(digests) | set(collect_errors)
         unchanged = emit.unchanged_locations - read_keys
         for key in read_keys:
@@ -367,7 +353,13 @@ class Orchestrator:
         )
 
     def _run(
-        self, entity: JsonDict, location: LocationSpec, origin: LocationSpec, emit: Emit, cache: EntityCache
+        self,
+        entity: JsonDict,
+        location: LocationSpec,
+        origin: LocationSpec,
+        emit: Emit,
+        cache: EntityCache,
+        collector: _ChildCollector,
     ) -> JsonDict:
         original_ref = entity_ref_of(entity)
         for processor in self.processors:
@@ -390,7 +382,7 @@ class Orchestrator:
                 "or apiVersion",
             )
         if str(entity.get("kind", "")).lower() == "location":
-            self._read_location_targets(entity, location, emit, cache)
+            self._read_location_targets(entity, location, emit, cache, collector)
         for processor in self.processors:
             entity = processor.post_process_entity(entity, location, emit, cache.scoped(processor))
         return entity
@@ -403,8 +395,14 @@ class Orchestrator:
         )
 
     def _read_location_targets(
-        self, entity: JsonDict, location: LocationSpec, emit: Emit, cache: EntityCache
+        self,
+        entity: JsonDict,
+        location: LocationSpec,
+        emit: Emit,
+        cache: EntityCache,
+        collector: _ChildCollector,
     ) -> None:
+        """Read every target; each target's entities are collected (serialised) as soon as it is read."""
         spec = entity.get("spec") or {}
         type_ = spec.get("type") or location.type
         targets: list[str] = []
@@ -446,7 +444,10 @@ class Orchestrator:
                 # a refresh asked for a location the processor kept: read this target for real
                 target_emit = Emit()
                 handled = self._read_target(spec_location, optional, target_emit, cache, bypass=True)
+            read, target_emit.entities = target_emit.entities, []
             emit.extend(target_emit)
+            collector.collect(entity, read, emit)
+            del read
             if not handled:
                 emit.error(
                     location,
@@ -454,32 +455,48 @@ class Orchestrator:
                     name="InputError",
                 )
 
-    def _collect_children(
-        self, parent: JsonDict, origin: LocationSpec, emit: Emit
-    ) -> tuple[list[ChildEntity], dict[str, list[EmittedError]]]:
-        """The emitted entities that may become children, and the errors per location key."""
+
+class _ChildCollector:
+    """Turns emitted entities into children of one parent as they arrive, keeping them serialised.
+
+    Checks each one's envelope and the catalog rules, stamps the location annotations and
+    appends it to a `ChildSpool`; what it refuses becomes an error on the parent, grouped by
+    location key so an unchanged location can replay its errors.
+    """
+
+    def __init__(self, rules: CatalogRules, origin: LocationSpec) -> None:
+        self.rules = rules
+        self.origin = origin
+        self.origin_ref = origin.ref
+        self.children = ChildSpool()
+        self.errors: dict[str, list[EmittedError]] = defaultdict(list)
+
+    def collect(self, parent: JsonDict, emitted_entities: Sequence[EmittedEntity], emit: Emit) -> None:
+        if not emitted_entities:
+            return
         parent_ref = entity_ref_of(parent)
         parent_annotations = (parent.get("metadata") or {}).get("annotations") or {}
         configured_source = parent_annotations.get(ANNOTATION_CONFIGURED_SOURCE)
-        children: list[ChildEntity] = []
-        errors: dict[str, list[EmittedError]] = defaultdict(list)
-        for emitted in emit.entities:
+        refs_of_locations: dict[LocationSpec, str] = {}
+        for emitted in emitted_entities:
+            location_ref = refs_of_locations.get(emitted.location)
+            if location_ref is None:
+                location_ref = refs_of_locations[emitted.location] = emitted.location.ref
             first_error = len(emit.errors)
-            self._collect_child(emitted, parent_ref, origin, configured_source, emit, children)
+            self._collect(emitted, location_ref, parent_ref, configured_source, emit)
             if len(emit.errors) > first_error:
-                errors[emitted.location_key or emitted.location.ref].extend(emit.errors[first_error:])
-        return children, dict(errors)
+                self.errors[emitted.location_key or location_ref].extend(emit.errors[first_error:])
 
-    def _collect_child(
+    def _collect(
         self,
         emitted: EmittedEntity,
+        location_ref: str,
         parent_ref: str,
-        origin: LocationSpec,
         configured_source: Any,
         emit: Emit,
-        children: list[ChildEntity],
     ) -> None:
         entity = emitted.entity
+        origin = self.origin
         metadata = entity.get("metadata") if isinstance(entity, dict) else None
         if (
             not isinstance(entity, dict)
@@ -516,15 +533,11 @@ class Orchestrator:
             dict(metadata.get("annotations") or {}) if isinstance(metadata.get("annotations"), dict) else {}
         )
         if isinstance(metadata.get("annotations"), dict) or "annotations" not in metadata:
-            annotations[ANNOTATION_MANAGED_BY_LOCATION] = emitted.location.ref
-            annotations[ANNOTATION_MANAGED_BY_ORIGIN_LOCATION] = origin.ref
+            annotations[ANNOTATION_MANAGED_BY_LOCATION] = location_ref
+            annotations[ANNOTATION_MANAGED_BY_ORIGIN_LOCATION] = self.origin_ref
             if configured_source:
                 annotations[ANNOTATION_CONFIGURED_SOURCE] = configured_source
             else:
                 annotations.pop(ANNOTATION_CONFIGURED_SOURCE, None)  # not settable from a file
             entity = {**entity, "metadata": {**metadata, "annotations": annotations}}
-        children.append(
-            ChildEntity(
-                entity=entity, entity_ref=ref, location_key=emitted.location_key or emitted.location.ref
-            )
-        )
+        self.children.append(ref, emitted.location_key or location_ref, entity)

@@ -24,13 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from greenroom.core.db.manager import writer
 from greenroom.plugins.catalog import tables as t
 from greenroom.plugins.catalog.model import ANNOTATION_ORPHAN, entity_ref_of, sanitize_annotation_urls
+from greenroom.plugins.catalog.processing.children import ChildEntity
 from greenroom.plugins.catalog.processing.ids import entity_id as new_entity_id
-from greenroom.plugins.catalog.processing.orchestrator import (
-    ChildEntity,
-    ProcessingOutcome,
-    digest_children,
-    forget_cached_locations,
-)
+from greenroom.plugins.catalog.processing.orchestrator import ProcessingOutcome, forget_cached_locations
 from greenroom.plugins.catalog.processing.types import DeferredEntity, EmittedError
 from greenroom.plugins.catalog.query.search_index import build_search_rows
 
@@ -180,103 +176,90 @@ class CatalogStore:
 
         A ref already owned by another location key is a conflict: the first owner keeps it.
         """
-        by_ref: dict[str, tuple[dict[str, Any], str | None]] = {}
+        serialised = [ChildEntity(entity_ref_of(entity), key, dumps(entity)) for entity, key in items]
+        return self.upsert_serialised(conn, serialised, now, first_keys={})
+
+    def upsert_serialised(
+        self,
+        conn: sa.Connection,
+        items: Sequence[ChildEntity],
+        now: float,
+        *,
+        first_keys: dict[str, str | None],
+    ) -> tuple[dict[str, str], list[tuple[str, str | None, str | None]]]:
+        """`upsert_entities` for entities already serialised, written `CHUNK` rows at a time.
+
+        `first_keys` ({ref: location key} of refs already seen in this write) carries the
+        "first one wins" rule across calls, so one large write can be made of several.
+        """
+        by_ref: dict[str, ChildEntity] = {}
         conflicts: list[tuple[str, str | None, str | None]] = []
-        for entity, location_key in items:
-            ref = entity_ref_of(entity)
-            first = by_ref.get(ref)
-            if first is None:
-                by_ref[ref] = (entity, location_key)
-            elif first[1] != location_key:
-                conflicts.append((ref, first[1], location_key))  # two locations in one batch: first wins
-        if not by_ref:
-            return {}, []
-        existing: dict[str, Any] = {}
-        for part in chunks(list(by_ref)):
+        accepted: dict[str, str] = {}
+        for item in items:
+            ref = item.entity_ref
+            if ref in first_keys:
+                if first_keys[ref] != item.location_key:
+                    conflicts.append((ref, first_keys[ref], item.location_key))  # first one wins
+                continue
+            first_keys[ref] = item.location_key
+            by_ref[ref] = item
+            if len(by_ref) >= CHUNK:
+                self._upsert_chunk(conn, by_ref, now, accepted, conflicts)
+                by_ref = {}
+        if by_ref:
+            self._upsert_chunk(conn, by_ref, now, accepted, conflicts)
+        if conflicts:
+            self._record_conflicts(conn, conflicts, now)
+        return accepted, conflicts
+
+    def _upsert_chunk(
+        self,
+        conn: sa.Connection,
+        by_ref: dict[str, ChildEntity],
+        now: float,
+        accepted: dict[str, str],
+        conflicts: list[tuple[str, str | None, str | None]],
+    ) -> None:
+        existing: dict[str, Any] = {
+            row.entity_ref: row
             for row in conn.execute(
                 sa.select(
                     t.refresh_state.c.entity_id,
                     t.refresh_state.c.entity_ref,
                     t.refresh_state.c.unprocessed_hash,
                     t.refresh_state.c.location_key,
-                ).where(t.refresh_state.c.entity_ref.in_(part))
-            ):
-                existing[row.entity_ref] = row
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        accepted: dict[str, str] = {}
-        for ref, (entity, location_key) in by_ref.items():
-            text = dumps(entity)
-            digest = hashlib.sha1(text.encode()).hexdigest()
+                ).where(t.refresh_state.c.entity_ref.in_(list(by_ref)))
+            )
+        }
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        for ref, item in by_ref.items():
+            location_key = item.location_key
+            digest = hashlib.sha1(item.text.encode()).hexdigest()
             current = existing.get(ref)
             if current is None:
                 entity_id = new_entity_id()
-                inserts.append(
-                    {
-                        "entity_id": entity_id,
-                        "entity_ref": ref,
-                        "unprocessed_entity": text,
-                        "unprocessed_hash": digest,
-                        "errors": "[]",
-                        "next_update_at": now,
-                        "last_discovery_at": now,
-                        "location_key": location_key,
-                    }
-                )
+                inserts.append((entity_id, ref, item.text, digest, "[]", now, now, location_key))
                 accepted[ref] = entity_id
             elif current.location_key and location_key and current.location_key != location_key:
                 conflicts.append((ref, current.location_key, location_key))
             else:
                 accepted[ref] = current.entity_id
                 if current.unprocessed_hash != digest or current.location_key != location_key:
-                    updates.append(
-                        {
-                            "b_entity_id": current.entity_id,
-                            "unprocessed_entity": text,
-                            "unprocessed_hash": digest,
-                            "location_key": location_key,
-                            "next_update_at": now,
-                            "last_discovery_at": now,
-                        }
-                    )
+                    updates.append((item.text, digest, location_key, now, now, current.entity_id))
         self._executemany(
             conn,
             "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, unprocessed_hash, errors, "
             "next_update_at, last_discovery_at, location_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (entity_ref) DO NOTHING",
-            [
-                (
-                    i["entity_id"],
-                    i["entity_ref"],
-                    i["unprocessed_entity"],
-                    i["unprocessed_hash"],
-                    i["errors"],
-                    i["next_update_at"],
-                    i["last_discovery_at"],
-                    i["location_key"],
-                )
-                for i in inserts
-            ],
+            inserts,
         )
         self._executemany(
             conn,
             "UPDATE refresh_state SET unprocessed_entity = ?, unprocessed_hash = ?, location_key = ?, "
             "next_update_at = ?, last_discovery_at = ? WHERE entity_id = ?",
-            [
-                (
-                    u["unprocessed_entity"],
-                    u["unprocessed_hash"],
-                    u["location_key"],
-                    u["next_update_at"],
-                    u["last_discovery_at"],
-                    u["b_entity_id"],
-                )
-                for u in updates
-            ],
+            updates,
         )
-        if conflicts:
-            self._record_conflicts(conn, conflicts, now)
-        return accepted, conflicts
 
     def _record_conflicts(
         self, conn: sa.Connection, conflicts: Sequence[tuple[str, str | None, str | None]], now: float
@@ -562,34 +545,31 @@ class CatalogStore:
     ) -> set[str]:
         stitch: set[str] = set()
         ids = [r.entity_id for r, _, _ in items]
-        # children first: conflicts they raise are reported on the parent too
-        children_by_parent: dict[str, list[ChildEntity]] = {r.entity_ref: o.children for r, o, _ in items}
         # children of a location that was not read again (unchanged) or failed to read stay as they are
         keep_location_keys: dict[str, set[str]] = {
             r.entity_ref: o.unchanged_locations | {e.location.ref for e in o.errors if e.location is not None}
             for r, o, _ in items
         }
-        all_children = [
-            (c.entity, c.location_key) for children in children_by_parent.values() for c in children
-        ]
-        accepted, conflicts = self.upsert_entities(conn, all_children, now) if all_children else ({}, [])
         conflict_errors: dict[str, list[dict[str, Any]]] = self._conflicts_of_unchanged_locations(conn, items)
-        losers = {(ref, new_key) for ref, _, new_key in conflicts}
-        for parent, children in children_by_parent.items():
-            for child in children:
-                if (child.entity_ref, child.location_key) in losers:
-                    conflict_errors[parent].append(
-                        {
-                            "name": "ConflictError",
-                            "message": f"Detected conflicting entityRef {child.entity_ref} already referenced by "
-                            f"another location; this location ({child.location_key}) is ignored for it",
-                            "location": child.location_key,
-                        }
-                    )
-        targets_by_source = {
-            parent: {c.entity_ref for c in children if c.entity_ref in accepted}
-            for parent, children in children_by_parent.items()
-        }
+        # children first, parent by parent and a chunk at a time: a Location may have a million
+        targets_by_source: dict[str, set[str]] = {}
+        first_keys: dict[str, str | None] = {}
+        for row, outcome, _ in items:
+            targets: set[str] = set()
+            for children in outcome.children.chunks(CHUNK * 10):
+                accepted, conflicts = self.upsert_serialised(conn, children, now, first_keys=first_keys)
+                targets.update(accepted)
+                # every conflict of this part is one of this parent's children losing: report it here
+                conflict_errors[row.entity_ref].extend(
+                    {
+                        "name": "ConflictError",
+                        "message": f"Detected conflicting entityRef {ref} already referenced by "
+                        f"another location; this location ({new_key}) is ignored for it",
+                        "location": new_key,
+                    }
+                    for ref, _, new_key in conflicts
+                )
+            targets_by_source[row.entity_ref] = targets
         self.replace_references(
             conn,
             targets_by_source=targets_by_source,
@@ -731,7 +711,7 @@ class CatalogStore:
                 )
                 if self.dialect == "postgresql":
                     query = query.with_for_update()
-                current.update(dict(conn.execute(query).all()))  # type: ignore[arg-type]
+                current.update(dict(conn.execute(query).all()))
             abandoned = {ref for ref in refs if current.get(ref) != ours[ref]}
             refs = [ref for ref in refs if ref not in abandoned]
             rows = {}
@@ -1154,7 +1134,7 @@ def _result_hash(outcome: ProcessingOutcome) -> str:
     location that was not read again), so an unchanged parent hashes the same whether its
     locations were read or skipped; errors are a set, as replayed ones come in another order.
     """
-    digests = outcome.location_digests or digest_children(outcome.children)
+    digests = outcome.location_digests or outcome.children.digests()
     return json_hash(
         {
             "entity": outcome.entity,
