@@ -795,7 +795,8 @@ class CatalogStore:
                     )
                 )
             if upserts:
-                changed_ids = [u["entity_id"] for u in upserts]
+                # an entity stitched for the first time has no search rows to delete
+                changed_ids = [u["entity_id"] for u in upserts if u["entity_id"] in finals]
                 for part in chunks(changed_ids):
                     conn.execute(t.search.delete().where(t.search.c.entity_id.in_(part)))
                 self._executemany(
