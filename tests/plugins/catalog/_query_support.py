@@ -13,8 +13,15 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
+from greenroom.plugins.catalog.processing.store import bump_generation
 from greenroom.plugins.catalog.query.search_index import build_search_rows
-from greenroom.plugins.catalog.tables import final_entities, metadata, refresh_state, search
+from greenroom.plugins.catalog.tables import (
+    catalog_generation,
+    final_entities,
+    metadata,
+    refresh_state,
+    search,
+)
 
 _full_text_migration = importlib.import_module(
     "greenroom.plugins.catalog.migrations.versions.0004_full_text_index"
@@ -51,6 +58,7 @@ def engine_fixture() -> Callable[..., Iterator[sa.Engine]]:
 
         metadata.create_all(created)
         with created.begin() as connection:  # the trigram index of migration 0004, as in production
+            connection.execute(catalog_generation.insert().values(id=1, value=0))  # migration 0007
             if connection.dialect.name == "sqlite":
                 _full_text_migration._sqlite_upgrade(connection)
             else:
@@ -106,6 +114,7 @@ def insert_entities(engine: sa.Engine, entities: Sequence[dict[str, Any]]) -> li
         connection.execute(final_entities.insert(), final_rows)
         for start in range(0, len(search_rows), 5000):
             connection.execute(search.insert(), search_rows[start : start + 5000])
+        bump_generation(connection)
     return stored
 
 

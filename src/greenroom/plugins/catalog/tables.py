@@ -12,6 +12,8 @@
   ordering, full-text and facets.
 - `stitch_queue`: entities whose final form must be recomputed; coalesces repeated requests.
 - `locations`: user-registered locations; `conflicts`: refs claimed by two locations.
+- `catalog_generation`: one row whose value changes with every committed change of a final
+  entity; cached totals and facets are keyed by it.
 
 Times are epoch seconds (float) on both databases so that SQLite and PostgreSQL behave alike.
 """
@@ -148,4 +150,11 @@ conflicts = sa.Table(
     sa.Column("existing_location_key", sa.Text, nullable=True),
     sa.Column("new_location_key", sa.Text, nullable=False),
     sa.Column("last_conflict_at", sa.Float, nullable=False),
+)
+
+catalog_generation = sa.Table(
+    "catalog_generation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
 )

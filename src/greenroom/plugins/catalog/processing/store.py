@@ -822,6 +822,8 @@ class CatalogStore:
                 "DELETE FROM stitch_queue WHERE entity_ref = ? AND stitch_ticket = ?",
                 list(claimed),
             )
+            if upserts:
+                bump_generation(conn)  # last: the row lock is held only while committing
         stats.stitched = len(upserts)
         return stats
 
@@ -940,6 +942,8 @@ class CatalogStore:
             conn.execute(t.refresh_keys.delete().where(t.refresh_keys.c.entity_id.in_(part)))
             conn.execute(t.refresh_state.delete().where(t.refresh_state.c.entity_id.in_(part)))
         self.mark_for_stitching(conn, restitch - set(ids), now)
+        if had_final:
+            bump_generation(conn)
         return [
             EntityChange("deleted", ref, entity_id)
             for ref, entity_id in ids.items()
@@ -1122,6 +1126,15 @@ class CatalogStore:
             ).scalar_one()
             stitch = conn.execute(sa.select(sa.func.count()).select_from(t.stitch_queue)).scalar_one()
         return {"processing": int(due), "stitching": int(stitch)}
+
+
+def bump_generation(conn: sa.Connection) -> None:
+    """Record, in the changing transaction, that final entities changed (see `catalog_generation`)."""
+    conn.execute(
+        t.catalog_generation.update()
+        .where(t.catalog_generation.c.id == 1)
+        .values(value=t.catalog_generation.c.value + 1)
+    )
 
 
 def _errors_json(errors: Sequence[EmittedError]) -> str:

@@ -30,6 +30,7 @@ from greenroom.plugins.catalog.query.filters import (
     intersect_ids,
     parse_predicate,
 )
+from greenroom.plugins.catalog.query.generation import GenerationCache
 from greenroom.plugins.catalog.tables import final_entities, search
 
 SortOrder = Literal["asc", "desc"]
@@ -237,6 +238,7 @@ class EntitiesQuery:
         self._engine = engine
         self._stream_page_size = stream_page_size
         self._text_index: bool | None = None
+        self.results = GenerationCache()
 
     # --- GET /entities --------------------------------------------------------------------------
 
@@ -396,7 +398,11 @@ class EntitiesQuery:
                     state = dataclasses.replace(state, total_items=total)
             else:
                 if cursor is None and total_items:
-                    total = connection.execute(self._count_statement(state)).scalar_one()
+                    total = self.results.get_or_compute(
+                        connection,
+                        ("total", state.filter, state.full_text, state.sort_field),
+                        lambda: int(connection.execute(self._count_statement(state)).scalar_one()),
+                    )
                     state = dataclasses.replace(state, total_items=total)
                 if state.sort_field is None:
                     statement = self._unordered_page(state, direction, page_size + 1, offset)
@@ -694,7 +700,12 @@ class EntitiesQuery:
         )
         by_key: dict[str, list[dict[str, Any]]] = {}
         with self._engine.connect() as connection:
-            for key, value, count in connection.execute(statement):
+            rows = self.results.get_or_compute(
+                connection,
+                ("facets", tuple(sorted(set(keys.values()))), filter),
+                lambda: tuple(tuple(row) for row in connection.execute(statement)),
+            )
+            for key, value, count in rows:
                 by_key.setdefault(key, []).append({"value": value, "count": count})
         for facet, key in keys.items():
             result[facet] = list(by_key.get(key, []))

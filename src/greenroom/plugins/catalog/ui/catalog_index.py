@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -40,6 +37,7 @@ from greenroom.plugins.catalog.query.filters import (
     intersect_ids,
     no_entity_ids,
 )
+from greenroom.plugins.catalog.query.generation import GenerationCache
 from greenroom.plugins.catalog.service import CatalogService
 from greenroom.plugins.catalog.tables import final_entities, refresh_state, search
 from greenroom.plugins.catalog.ui import UiContext
@@ -327,7 +325,6 @@ ERRORS_CONDITION = Condition(sa.select(refresh_state.c.entity_id).where(refresh_
 
 
 ORPHAN_KEY = "metadata.annotations.backstage.io/orphan"
-FACET_TTL_SECONDS = 20.0
 KIND_LABELS = {"api": "API"}
 FACET_CACHE_SIZE = 256
 
@@ -397,23 +394,40 @@ class IndexData:
 class CatalogIndexQuery:
     """The SQL behind one index render: a count, one page and one UNION ALL for every facet."""
 
-    def __init__(self, catalog: CatalogService, *, facet_ttl: float = FACET_TTL_SECONDS) -> None:
+    def __init__(self, catalog: CatalogService) -> None:
         self.engine = catalog.store.read_engine
-        self.facet_ttl = facet_ttl
-        self._facet_cache: OrderedDict[tuple[Any, ...], tuple[float, _FacetResult]] = OrderedDict()
-        self._lock = threading.Lock()
+        # totals and facets per filter set, exact: reused only while the catalog is unchanged
+        self.results = GenerationCache(size=FACET_CACHE_SIZE)
 
     def run(self, state: IndexState, owned: Sequence[str], starred: Sequence[str]) -> IndexData:
         conditions = build_conditions(state, owned, starred)
+        key = (
+            state.kind,
+            tuple(sorted(state.filters.items())),
+            state.status,
+            state.q,
+            state.user,
+            tuple(owned),
+            tuple(sorted(starred)),
+        )
         with self.engine.connect() as connection:
             # from the search index alone: the entity rows are never read for a total
             matching = intersect_ids([condition.ids for condition in conditions.active()])
-            total = connection.execute(
-                sa.select(sa.func.count()).select_from(matching.subquery())
-            ).scalar_one()
+            total = self.results.get_or_compute(
+                connection,
+                ("total", key),
+                lambda: int(
+                    connection.execute(
+                        sa.select(sa.func.count()).select_from(matching.subquery())
+                    ).scalar_one()
+                ),
+            )
             rows, start, next_cursor, prev_cursor = self._page(connection, state, conditions)
-            kinds, facets, user_counts = self._cached_facets(connection, state, conditions, owned, starred)
-        return IndexData(rows, total, start, next_cursor, prev_cursor, kinds, facets, user_counts)
+            facets = self.results.get_or_compute(
+                connection, ("facets", key), lambda: self._facets(connection, state, conditions)
+            )
+        kinds, facet_values, user_counts = _with_selection(facets, state)
+        return IndexData(rows, total, start, next_cursor, prev_cursor, kinds, facet_values, user_counts)
 
     def kind_counts(self, owners: Sequence[str] | None = None) -> list[tuple[str, int]]:
         """Entities per kind, most first; only those owned by `owners` when given.
@@ -439,43 +453,6 @@ class CatalogIndexQuery:
                 label = KIND_LABELS.get(value.lower(), value[:1].upper() + value[1:])
                 counts[label] = counts.get(label, 0) + int(n)
         return sorted(counts.items(), key=lambda item: (-item[1], item[0].lower()))
-
-    def _cached_facets(
-        self,
-        connection: sa.Connection,
-        state: IndexState,
-        conditions: IndexConditions,
-        owned: Sequence[str],
-        starred: Sequence[str],
-    ) -> _FacetResult:
-        """Facets of one filter set, reused for a few seconds: paging and sorting do not change them.
-
-        Rows and the total are always live; only the counts next to filter values may lag a
-        change to the catalog by `facet_ttl` seconds.
-        """
-        key = (
-            state.kind,
-            tuple(sorted(state.filters.items())),
-            state.status,
-            state.q,
-            state.user,
-            tuple(owned),
-            tuple(sorted(starred)),
-        )
-        now = time.monotonic()
-        with self._lock:
-            hit = self._facet_cache.get(key)
-            if hit is not None and now - hit[0] < self.facet_ttl:
-                self._facet_cache.move_to_end(key)
-                return _with_selection(hit[1], state)
-        result = self._facets(connection, state, conditions)
-        if not result[0]:
-            return result  # an empty catalog is never cached: the first registration shows at once
-        with self._lock:
-            self._facet_cache[key] = (now, result)
-            while len(self._facet_cache) > FACET_CACHE_SIZE:
-                self._facet_cache.popitem(last=False)
-        return result
 
     # -- one page by keyset ------------------------------------------------------------------
 
