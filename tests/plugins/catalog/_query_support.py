@@ -58,7 +58,9 @@ def engine_fixture() -> Callable[..., Iterator[sa.Engine]]:
 
         metadata.create_all(created)
         with created.begin() as connection:  # the trigram index of migration 0004, as in production
-            connection.execute(catalog_generation.insert().values(id=1, value=0))  # migration 0007
+            connection.execute(
+                catalog_generation.insert().values(id=1, value=0, entities=0)
+            )  # migration 0007
             if connection.dialect.name == "sqlite":
                 _full_text_migration._sqlite_upgrade(connection)
             else:
@@ -114,7 +116,7 @@ def insert_entities(engine: sa.Engine, entities: Sequence[dict[str, Any]]) -> li
         connection.execute(final_entities.insert(), final_rows)
         for start in range(0, len(search_rows), 5000):
             connection.execute(search.insert(), search_rows[start : start + 5000])
-        bump_generation(connection)
+        bump_generation(connection, len(final_rows))
     return stored
 
 

@@ -6,6 +6,11 @@ Checklist rows 8-16 and 29-33 of the reference, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import textwrap
+import time
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
 
 from .conftest import CatalogHarness, component
 
@@ -365,3 +370,35 @@ def test_unchanged_input_writes_nothing(catalog: CatalogHarness) -> None:
     assert engine.stats.changed == changed_before
     assert engine.stats.stitched == stitched_before
     assert catalog.entity("component:default/quiet")["metadata"]["etag"] == etag
+
+
+def test_an_outcome_of_a_superseded_claim_is_not_written(catalog: CatalogHarness) -> None:
+    """A round claimed again meanwhile (refresh, saved file) loses to the newer round, whatever the write order."""
+    catalog.register(catalog.write("a.yaml", component("one", description="first")))
+    catalog.settle()
+    catalog.service.engine.stop()
+    store, orchestrator = catalog.service.store, catalog.service.engine.orchestrator
+    with store.read_engine.connect() as connection:
+        location_ref = connection.execute(
+            sa.text("SELECT entity_ref FROM refresh_state WHERE entity_ref LIKE 'location:%'")
+        ).scalar_one()
+
+    def claim_and_process() -> list[tuple[Any, Any]]:
+        assert store.refresh(location_ref, time.time())
+        rows = [row for row in store.claim_due(10, time.time(), 60) if row.entity_ref == location_ref]
+        assert len(rows) == 1
+        row = rows[0]
+        outcome = orchestrator.process(
+            orjson.loads(row.unprocessed_entity), cache=row.cache, input_hash=row.unprocessed_hash
+        )
+        return [(row, outcome)]
+
+    catalog.write("a.yaml", component("one", description="middle"))
+    older = claim_and_process()  # reads "middle"
+    catalog.write("a.yaml", component("one", description="second"))
+    newer = claim_and_process()  # reads "second"
+    assert older[0][0].claim_token != newer[0][0].claim_token
+    assert store.write_outcomes(newer, time.time()) == 1
+    assert store.write_outcomes(older, time.time()) == 0  # superseded: nothing written
+    catalog.settle()
+    assert catalog.entity("component:default/one")["metadata"]["description"] == "second"

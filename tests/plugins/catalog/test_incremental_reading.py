@@ -103,8 +103,8 @@ def _make_everything_due(catalog: CatalogHarness) -> None:
 
 
 def _snapshot(catalog: CatalogHarness) -> dict[str, Any]:
-    """Every stored row that processing or stitching could rewrite (not the claim lease)."""
-    state_columns = [c for c in t.refresh_state.c if c.name != "next_update_at"]
+    """Every stored row that processing or stitching could rewrite (not the claim: lease and token)."""
+    state_columns = [c for c in t.refresh_state.c if c.name not in ("next_update_at", "claim_token")]
     with catalog.service.store.read_engine.connect() as conn:
 
         def rows(query: sa.Select[Any]) -> list[tuple[Any, ...]]:

@@ -62,6 +62,10 @@ def test_pending_counts_due_and_never_processed_rows_once(catalog: CatalogHarnes
             ],
         )
     assert store.queue_depths(now)["processing"] == 3
+    # counted up to a limit, so a status poll costs the same at any size; zero stays exact
+    assert store.queue_depths(now, limit=2)["processing"] == 2
+    assert store.queue_depths(now, limit=3)["processing"] == 3
+    assert store.queue_depths(now + 3600, limit=100)["stitching"] == store.stitch_backlog()
 
 
 def test_deleting_an_entity_removes_its_search_rows(catalog: CatalogHarness) -> None:

@@ -43,6 +43,7 @@ from greenroom.plugins.catalog.processing.processors import (
     Resolver,
 )
 from greenroom.plugins.catalog.processing.store import (
+    QUEUE_COUNT_LIMIT,
     CatalogStore,
     ClaimedRow,
     EntityChange,
@@ -378,13 +379,13 @@ class CatalogService:
 
     def status(self) -> dict[str, Any]:
         stats = self.engine.stats
-        with self.store.read_engine.connect() as conn:
-            entities = conn.execute(sa.select(sa.func.count()).select_from(t.final_entities)).scalar_one()
-            known = conn.execute(sa.select(sa.func.count()).select_from(t.refresh_state)).scalar_one()
+        entities, known, estimated = self.store.entity_counts()
         return {
-            "entities": int(entities),
-            "knownEntities": int(known),
+            "entities": entities,
+            "knownEntities": known,
+            "knownEntitiesEstimated": estimated,
             "queues": self.store.queue_depths(time.time()),
+            "queueCountLimit": QUEUE_COUNT_LIMIT,
             "engine": {
                 "running": self.engine.running,
                 "processed": stats.processed,

@@ -2,7 +2,8 @@
 
 - `refresh_state`: one row per known entity: what a provider/parent emitted (unprocessed), the
   last good processed version, its errors, and when it is next due for processing. The claim
-  of work pushes `next_update_at` forward, which is the lease.
+  of work pushes `next_update_at` forward, which is the lease, and stores a `claim_token`: only
+  the newest claim's outcome is written.
 - `refresh_state_references`: the ingestion graph (provider or parent entity → emitted entity);
   an entity with no incoming reference is an orphan.
 - `relations`: relation rows produced by processing, both directions, owned by the entity whose
@@ -13,7 +14,7 @@
 - `stitch_queue`: entities whose final form must be recomputed; coalesces repeated requests.
 - `locations`: user-registered locations; `conflicts`: refs claimed by two locations.
 - `catalog_generation`: one row whose value changes with every committed change of a final
-  entity; cached totals and facets are keyed by it.
+  entity (cached totals and facets are keyed by it), and the number of final entities.
 
 Times are epoch seconds (float) on both databases so that SQLite and PostgreSQL behave alike.
 """
@@ -39,12 +40,19 @@ refresh_state = sa.Table(
     sa.Column("last_discovery_at", sa.Float, nullable=False),
     sa.Column("location_key", sa.Text, nullable=True),
     sa.Column("orphaned_at", sa.Float, nullable=True),
+    sa.Column("claim_token", sa.String(32), nullable=True),
     sa.Index("refresh_state_next_update_at_idx", "next_update_at"),
     sa.Index(
         "refresh_state_unprocessed_idx",
         "next_update_at",
         sqlite_where=sa.text("result_hash IS NULL"),
         postgresql_where=sa.text("result_hash IS NULL"),
+    ),
+    sa.Index(
+        "refresh_state_orphaned_at_idx",
+        "orphaned_at",
+        sqlite_where=sa.text("orphaned_at IS NOT NULL"),
+        postgresql_where=sa.text("orphaned_at IS NOT NULL"),
     ),
 )
 
@@ -157,4 +165,5 @@ catalog_generation = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("entities", sa.BigInteger, nullable=False, server_default="0"),
 )

@@ -307,7 +307,13 @@ class _FileReader:
             mark = failure.problem_mark
             line = (mark.line + line_offset + 1) if mark is not None else line_offset + 1
             column = mark.column + 1 if mark is not None else 0
-            self._add_error(index, line, column, "", self._syntax_message(failure, column, line_offset))
+            if str(failure.problem).startswith("exceeded maximum nesting depth"):
+                # libyaml 0.2.6+ refuses deep flow nesting while scanning, before our own limit
+                # sees the events: report it the same way
+                message = f"nesting is deeper than {self.max_depth} levels"
+            else:
+                message = self._syntax_message(failure, column, line_offset)
+            self._add_error(index, line, column, "", message)
             return line - 1
         except yaml.YAMLError:  # reader errors: a character YAML does not allow
             if index is None:
