@@ -33,6 +33,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def postgres_cpu_seconds() -> dict[int, float]:
+    """CPU seconds of every running `postgres` process (server backends do the database's work).
+
+    Compared before and after a phase; a backend that exits in between takes its time with it,
+    which the catalog's pooled, long-lived connections make rare.
+    """
+    found: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm", encoding="ascii") as handle:
+                if handle.read().strip() != "postgres":
+                    continue
+        except OSError:
+            continue
+        found[int(entry)] = cpu_seconds(int(entry))
+    return found
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two `postgres_cpu_seconds` readings."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def memory(pid: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) of `pid` in bytes; (0, 0) when the process is gone."""
     rss = hwm = 0

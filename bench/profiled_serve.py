@@ -1,4 +1,4 @@
-"""`greenroom serve` with cProfile on the catalog processing thread (the ingest hot path).
+"""`greenroom serve` with cProfile on the catalog processing threads (the ingest hot path).
 
     python -m bench.profiled_serve --config FILE --profile-out FILE.prof
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import pstats
 import threading
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ def install(profile_out: Path) -> None:
         if did:
             busy[ident] = True
         elif busy.pop(ident, False):
-            profile.dump_stats(str(profile_out))
+            with lock:  # every loop thread's profile in one file
+                merged = pstats.Stats(*profiles.values())
+                merged.dump_stats(str(profile_out))
         return did
 
     ProcessingEngine.run_once = run_once  # type: ignore[method-assign]

@@ -114,7 +114,9 @@ def _ingest_rows(row: Any, n: int, goal: dict[str, float], ingest: dict[str, Any
         f"≥ {need:.0f} entities/s" if n >= 10_000 else "",
         None if rate is None or n < 10_000 else rate >= need,
     )
-    row("ingest server CPU", _fmt(ingest.get("cpuSeconds"), " s"), "", None)
+    row("ingest server CPU (Greenroom processes)", _fmt(ingest.get("cpuSeconds"), " s"), "", None)
+    if ingest.get("databaseCpuSeconds") is not None:
+        row("ingest database CPU (PostgreSQL processes)", _fmt(ingest["databaseCpuSeconds"], " s"), "", None)
     if ingest.get("maintenanceSeconds") is not None:
         row(
             "post-load VACUUM ANALYZE (after the ingest, before latency)",

@@ -691,6 +691,7 @@ def ingest(
     idle_before = {name: procs.memory(p.pid)[0] for name, p in cluster.procs}
     with httpx.Client(base_url=cluster.base_url, timeout=120) as client:
         cpu_before = cluster.cpu()
+        database_before = procs.postgres_cpu_seconds() if cluster.db.kind == "postgres" else {}
         began = time.perf_counter()
         r = client.post(
             "/api/catalog/locations",
@@ -701,11 +702,15 @@ def ingest(
         done_at, exact = wait_ingested(cluster, client, manifest, timeout)
         seconds = done_at - began
         cpu_after = cluster.cpu()
+        database_after = procs.postgres_cpu_seconds() if cluster.db.kind == "postgres" else {}
     return {
         "seconds": round(seconds, 2),
         "entitiesPerSecond": round(manifest["total"] / seconds, 1),
         "cpuSeconds": round(sum(cpu_after.values()) - sum(cpu_before.values()), 2),
         "cpuSecondsByProcess": {k: round(cpu_after[k] - cpu_before.get(k, 0), 2) for k in cpu_after},
+        "databaseCpuSeconds": (
+            round(procs.cpu_delta(database_before, database_after), 2) if database_after else None
+        ),
         "relationsExact": exact,
         "idleRssBeforeMiB": {k: round(v / MIB, 1) for k, v in idle_before.items()},
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from typing import Any
 
 import orjson
@@ -132,4 +134,4 @@ def test_a_location_whose_children_spill_to_disk_ingests_every_entity(
     catalog.service.engine.run_once()
     after = catalog.client.get("/api/catalog/entities/by-name/component/default/svc-5-5").json()
     assert before["metadata"]["etag"] == after["metadata"]["etag"]
-    assert store.stitch_backlog() == 0
+    assert store.queue_depths(time.time())["stitching"] == 0

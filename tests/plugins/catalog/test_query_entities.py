@@ -367,6 +367,38 @@ def test_checklist_27_facets(query: EntitiesQuery) -> None:
     assert query.facets([]) == {}
 
 
+def test_facets_count_each_spelling_of_a_value_apart(engine: sa.Engine, query: EntitiesQuery) -> None:
+    """`Java` and `java` are one filter value but two facet values, as in Backstage."""
+    insert_entities(
+        engine,
+        [
+            component("spelled-1", tags=["Java", "Go"]),
+            component("spelled-2", tags=["JAVA"]),
+            component("spelled-3", tags=["Java"]),
+        ],
+    )
+    tags = query.facets(["metadata.tags"])["metadata.tags"]
+    assert tags == [
+        {"value": "Go", "count": 1},
+        {"value": "JAVA", "count": 1},
+        {"value": "Java", "count": 2},
+        {"value": "java", "count": 15},
+        {"value": "python", "count": 15},
+        {"value": "web", "count": 15},
+    ]
+    # the same as grouping every row by its original spelling
+    with engine.connect() as connection:
+        grouped = connection.execute(
+            sa.select(search.c.original_value, sa.func.count())
+            .where(search.c.key == "metadata.tags", search.c.original_value.is_not(None))
+            .group_by(search.c.original_value)
+            .order_by(search.c.original_value)
+        ).all()
+    assert [(t["value"], t["count"]) for t in tags] == [tuple(row) for row in grouped]
+    filtered = query.facets(["metadata.tags"], filter=parse_filter_params(["metadata.name=spelled-1"]))
+    assert filtered["metadata.tags"] == [{"value": "Go", "count": 1}, {"value": "Java", "count": 1}]
+
+
 # --- performance guards -------------------------------------------------------------------------
 
 
@@ -407,7 +439,7 @@ def test_sqlite_ordered_filtered_page_uses_indexes(engine: sa.Engine, query: Ent
     (sql,), (parameters,) = counter.statements, counter.parameters
     with engine.connect() as connection:
         plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters)]
-    assert any("search_key_value_entity_idx" in step for step in plan), plan
+    assert any("search_key_value_entity_original_idx" in step for step in plan), plan
     # the page is read in index order and stops after 21 rows instead of sorting every component
     assert not any("TEMP B-TREE FOR ORDER BY" in step for step in plan), plan
     assert not any(step.startswith("SCAN") and "search" in step and "INDEX" not in step for step in plan), (
@@ -477,7 +509,7 @@ def test_sqlite_count_and_first_page_read_only_the_search_index(
         ]
     # the total is an index range count; the entity rows are not touched
     assert all("final_entities" not in step for step in count_plan), count_plan
-    assert any("COVERING INDEX search_key_value_entity_idx" in step for step in count_plan), count_plan
+    assert any("COVERING INDEX search_key_value_entity_original_idx" in step for step in count_plan), count_plan
     # the first page takes ids off the index already in id order, then looks up 21 rows; only
     # those 21 are sorted again (the outer ORDER BY, last step)
     sorts = [i for i, step in enumerate(page_plan) if "TEMP B-TREE" in step]

@@ -126,8 +126,8 @@ search = sa.Table(
     sa.Column("key", sa.String(200), nullable=False),
     sa.Column("value", sa.String(200), nullable=True),
     sa.Column("original_value", sa.String(200), nullable=True),
-    sa.Index("search_key_value_entity_idx", "key", "value", "entity_id"),
-    sa.Index("search_key_original_value_idx", "key", "original_value"),
+    # filters and ordering use the (key, value, entity_id) prefix; facets read original_value too
+    sa.Index("search_key_value_entity_original_idx", "key", "value", "entity_id", "original_value"),
     sa.Index("search_entity_id_key_idx", "entity_id", "key"),
 )
 

@@ -1,8 +1,11 @@
-"""The processing loop: claim due entities, process them, write results, stitch, clean orphans.
+"""The processing loops: claim due entities, process them, write results, stitch, clean orphans.
 
-One loop thread per process. Several processes (replicas, `greenroom worker`) share the work
-through the database: claims are atomic, so no entity is processed by two of them at once.
-The loop sleeps when idle and is woken immediately when new work is queued.
+Two loop threads per process: one processes (and sweeps orphans), one stitches. Each waits on
+the database most of the time (PostgreSQL works in its own processes; SQLite releases the GIL
+while it writes), so the two overlap: a batch is stitched while the next one is processed.
+Several processes (replicas, `greenroom worker`) share the work the same way: claims are
+atomic, so no entity is processed or stitched by two of them at once. A loop sleeps when idle
+and is woken immediately when new work is queued.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from greenroom.plugins.catalog.processing.store import CatalogStore, ClaimedRow,
 from greenroom.plugins.catalog.processing.types import EmittedError
 
 logger = logging.getLogger("greenroom.catalog.processing")
+
+LOOP_THREADS = 2
+"""Loop threads per process: while one waits for the database, the other computes."""
+STITCH_BACKLOG_LIMIT = 50_000
+"""Stitching waits for a processing backlog until this many stitches are queued."""
 
 
 @dataclass
@@ -56,9 +64,10 @@ class ProcessingEngine:
         self.stats = EngineStats()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._last_orphan_sweep = 0.0
         self._rounds_lock = threading.Lock()
+        self._maintenance_lock = threading.Lock()
         self._stitched_since_analyze = 0
         self._active_rounds = 0
         self.batch_size = config.processing_batch_size
@@ -67,25 +76,29 @@ class ProcessingEngine:
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="greenroom-catalog-processing", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"greenroom-catalog-processing-{number}", daemon=True)
+            for number in range(1, LOOP_THREADS + 1)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
     def wake(self) -> None:
         self._wake.set()
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
 
     # ------------------------------------------------------------------ work
     def _loop(self) -> None:
@@ -106,12 +119,15 @@ class ProcessingEngine:
         began = time.perf_counter()
         with self._rounds_lock:
             self._active_rounds += 1
-        try:
             self.stats.rounds += 1
+        try:
             processed = self.process_batch()
             # While a full backlog of processing remains, stitching now would be redone when the
             # rest of the relations arrive; stitch once the backlog drains (or it grows large).
-            backlog = processed >= self.batch_size and self.store.stitch_backlog() < 50_000
+            backlog = (
+                processed >= self.batch_size
+                and self.store.stitch_backlog(STITCH_BACKLOG_LIMIT) < STITCH_BACKLOG_LIMIT
+            )
             stitched = 0 if backlog else self.stitch_batch()
             swept = self.sweep_orphans(force=force_sweep)
         finally:
@@ -119,7 +135,7 @@ class ProcessingEngine:
                 self._active_rounds -= 1
         did = bool(processed or stitched or swept)
         if did:
-            self.stats.busy_seconds += time.perf_counter() - began
+            self._count(busy_seconds=time.perf_counter() - began)
         return did
 
     def process_batch(self) -> int:
@@ -144,13 +160,14 @@ class ProcessingEngine:
             if self.on_processed is not None:
                 self.on_processed(row, outcome)
             outcomes.append((row, outcome))
-        self.stats.processed += len(rows)
+        self._count(processed=len(rows))
         try:
-            self.stats.changed += self.store.write_outcomes(outcomes, time.time())
+            changed = self.store.write_outcomes(outcomes, time.time())
         except Exception:
             # give the batch back at once rather than holding it for a whole processing interval
             self.store.release_claims([row.entity_id for row in rows], time.time())
             raise
+        self._count(changed=changed)
         return len(rows)
 
     def stitch_batch(self) -> int:
@@ -159,7 +176,12 @@ class ProcessingEngine:
         if not claimed:
             return 0
         stats = self.store.stitch(claimed, time.time())
-        self.stats.stitched += stats.stitched
+        self._count(stitched=stats.stitched)
+        if self._maintenance_lock.acquire(blocking=False):
+            try:
+                self.store.analyze_while_growing(stats.stitched)
+            finally:
+                self._maintenance_lock.release()
         if len(claimed) < self.batch_size * 2:  # the backlog is drained: a good moment for statistics
             self._maintain(self._stitched_since_analyze + stats.stitched)
             self._stitched_since_analyze = 0
@@ -169,7 +191,15 @@ class ProcessingEngine:
             self.on_changes(stats.changes)
         return len(claimed)
 
+    def _count(self, **amounts: float) -> None:
+        """Add to the stats counters (loop threads update them concurrently)."""
+        with self._rounds_lock:
+            for name, amount in amounts.items():
+                setattr(self.stats, name, getattr(self.stats, name) + amount)
+
     def _maintain(self, written: int) -> None:
+        if not self._maintenance_lock.acquire(blocking=False):
+            return  # another loop thread is at it
         began = time.perf_counter()
         self.stats.maintaining = True
         try:
@@ -177,6 +207,7 @@ class ProcessingEngine:
                 self.stats.last_maintenance_seconds = round(time.perf_counter() - began, 2)
         finally:
             self.stats.maintaining = False
+            self._maintenance_lock.release()
 
     def sweep_orphans(self, *, force: bool = False) -> int:
         if self.config.orphan_strategy != "delete":
@@ -187,7 +218,7 @@ class ProcessingEngine:
         self._last_orphan_sweep = now
         changes = self.store.delete_orphans(now - self.config.grace_seconds(), now)
         if changes:
-            self.stats.deleted_orphans += len(changes)
+            self._count(deleted_orphans=len(changes))
             self.on_changes(changes)
         return len(changes)
 

@@ -28,16 +28,17 @@ from greenroom.plugins.catalog.processing.children import ChildEntity
 from greenroom.plugins.catalog.processing.ids import entity_id as new_entity_id
 from greenroom.plugins.catalog.processing.orchestrator import ProcessingOutcome, forget_cached_locations
 from greenroom.plugins.catalog.processing.types import DeferredEntity, EmittedError
-from greenroom.plugins.catalog.query.search_index import build_search_rows
+from greenroom.plugins.catalog.query.search_index import SearchRow, build_search_rows
 
 logger = logging.getLogger("greenroom.catalog.processing")
 
 CHUNK = 500
 QUEUE_COUNT_LIMIT = 10_000
 """Status queue depths are counted up to this many."""
-ESTIMATE_KNOWN_ABOVE = 200_000
-"""Above this many visible entities PostgreSQL's row estimate stands in for counting `refresh_state`."""
+ESTIMATE_KNOWN_ABOVE = 20_000
+"""Above this many visible entities PostgreSQL's live-row statistic stands in for counting `refresh_state`."""
 PROCESSING_STATUS_TYPE = "backstage.io/catalog-processing"
+ANALYZED_TABLES = ("refresh_state", "refresh_state_references", "relations", "final_entities", "search")
 
 
 def retry_on_deadlock(operation: Callable[[], Any], attempts: int = 5) -> Any:
@@ -121,6 +122,8 @@ class CatalogStore:
         self.on_conflict = on_conflict or (lambda payload: None)
         self.on_changes: Callable[[list[EntityChange]], None] = lambda changes: None
         self._written_since_analyze = 0
+        self._written_since_growth_analyze = 0
+        self._analyzed_at_size = 0
 
     # ------------------------------------------------------------------ helpers
     def _insert(self, table: sa.Table) -> Any:
@@ -159,15 +162,21 @@ class CatalogStore:
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
             )
 
-    def mark_for_stitching(self, conn: sa.Connection, refs: Iterable[str], now: float) -> None:
-        """Queue refs for stitching; a fresh ticket supersedes a stitch already in flight."""
+    def mark_for_stitching(self, conn: sa.Connection, refs: Iterable[str], due_at: float) -> None:
+        """Queue refs for stitching at `due_at`; a fresh ticket supersedes a stitch already in flight.
+
+        A ref already queued keeps the earlier of its due times, so changes arriving while it
+        waits are stitched together in one go, and a ref queued again while it is being
+        stitched (its due time is then the stitch's lease) becomes due at `due_at`.
+        """
         unique = sorted(set(refs))
+        earlier = "LEAST" if self.dialect == "postgresql" else "min"
         self._executemany(
             conn,
             "INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) VALUES (?, ?, ?) "
             "ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, "
-            "next_stitch_at = excluded.next_stitch_at",
-            [(ref, uuid.uuid4().hex, now) for ref in unique],
+            f"next_stitch_at = {earlier}(stitch_queue.next_stitch_at, excluded.next_stitch_at)",
+            [(ref, uuid.uuid4().hex, due_at) for ref in unique],
         )
 
     # ------------------------------------------------------------------ ingestion
@@ -574,7 +583,6 @@ class CatalogStore:
         self, conn: sa.Connection, items: Sequence[tuple[ClaimedRow, ProcessingOutcome, str]], now: float
     ) -> set[str]:
         stitch: set[str] = set()
-        ids = [r.entity_id for r, _, _ in items]
         # children of a location that was not read again (unchanged) or failed to read stay as they are
         keep_location_keys: dict[str, set[str]] = {
             r.entity_ref: o.unchanged_locations | {e.location.ref for e in o.errors if e.location is not None}
@@ -622,9 +630,11 @@ class CatalogStore:
             ],
         )
         stitch.update(r.entity_ref for r, _, _ in items)
-        # relations: replace each entity's rows, restitching every source whose set changed
+        # relations: replace each entity's rows, restitching every source whose set changed.
+        # An entity without a stored result was never written: it has no relations or keys yet.
+        written_before = [r.entity_id for r, _, _ in items if r.result_hash is not None]
         old: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
-        for part in chunks(ids):
+        for part in chunks(written_before):
             for relation_row in conn.execute(
                 sa.select(
                     t.relations.c.originating_entity_id,
@@ -644,7 +654,7 @@ class CatalogStore:
             replace_ids.append(row.entity_id)
             stitch.update(source for source, _, _ in new ^ previous)
             new_rows.extend((row.entity_id, s, ty, tg) for s, ty, tg in sorted(new))
-        for part in chunks(replace_ids):
+        for part in chunks([entity_id for entity_id in replace_ids if entity_id in old]):
             conn.execute(t.relations.delete().where(t.relations.c.originating_entity_id.in_(part)))
         self._bulk_insert(
             conn,
@@ -653,7 +663,7 @@ class CatalogStore:
             new_rows,
         )
         # refresh keys
-        for part in chunks(ids):
+        for part in chunks(written_before):
             conn.execute(t.refresh_keys.delete().where(t.refresh_keys.c.entity_id.in_(part)))
         self._bulk_insert(
             conn,
@@ -785,7 +795,7 @@ class CatalogStore:
                 ):
                     finals[entity_id] = digest
             upserts: list[dict[str, Any]] = []
-            search_rows: list[tuple[str, str, str | None, str | None]] = []
+            search_rows: list[SearchRow] = []
             orphan_updates: list[dict[str, Any]] = []
             for ref in present:
                 row = rows[ref]
@@ -825,10 +835,10 @@ class CatalogStore:
                     )
                 )
             if upserts:
-                # an entity stitched for the first time has no search rows to delete
-                changed_ids = [u["entity_id"] for u in upserts if u["entity_id"] in finals]
-                for part in chunks(changed_ids):
-                    conn.execute(t.search.delete().where(t.search.c.entity_id.in_(part)))
+                # an entity stitched for the first time has no search rows to delete; one stitched
+                # before only changes the rows that differ
+                changed_ids = {u["entity_id"] for u in upserts if u["entity_id"] in finals}
+                search_rows = self._search_row_changes(conn, changed_ids, search_rows)
                 self._executemany(
                     conn,
                     "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, last_updated_at) "
@@ -859,6 +869,37 @@ class CatalogStore:
                 bump_generation(conn, created)
         stats.stitched = len(upserts)
         return stats
+
+    def _search_row_changes(
+        self, conn: sa.Connection, entity_ids: set[str], rows: list[SearchRow]
+    ) -> list[SearchRow]:
+        """Delete the stored search rows of `entity_ids` that `rows` no longer has; return the rows to insert.
+
+        A restitch usually changes a few rows (a relation gained, a description edited), while
+        a hub entity (a group owning hundreds of components) has hundreds of rows; rewriting
+        them all on every new relation made ingest quadratic in the size of hubs.
+        """
+        if not entity_ids:
+            return rows
+        stored: set[SearchRow] = set()
+        for part in chunks(sorted(entity_ids)):
+            stored.update(
+                tuple(row)  # type: ignore[misc]
+                for row in conn.execute(
+                    sa.select(
+                        t.search.c.entity_id, t.search.c.key, t.search.c.value, t.search.c.original_value
+                    ).where(t.search.c.entity_id.in_(part))
+                )
+            )
+        wanted = set(rows)
+        gone = stored - wanted
+        same = "IS NOT DISTINCT FROM" if self.dialect == "postgresql" else "IS"
+        self._executemany(
+            conn,
+            f"DELETE FROM search WHERE entity_id = ? AND key = ? AND value {same} ? AND original_value {same} ?",
+            sorted(gone, key=_search_row_order),
+        )
+        return [row for row in rows if row not in stored]
 
     # ------------------------------------------------------------------ deletion
     def delete_with_pruning(
@@ -1128,6 +1169,27 @@ class CatalogStore:
                 frontier = nxt
             return result
 
+    def analyze_while_growing(self, written: int) -> bool:
+        """ANALYZE PostgreSQL's catalog tables each time the catalog has doubled during a load.
+
+        Without statistics the planner guesses a third of a table matches any range condition:
+        during a first ingest it chose full scans of `refresh_state` for the orphan sweep's and
+        the status's one-row probes, every second, while the table grew to its final size
+        (autovacuum, where it runs, is minutes behind a bulk load, and may be off). ANALYZE
+        samples a fixed number of rows, so doubling steps cost a few seconds over a 1M ingest.
+        """
+        if self.dialect != "postgresql":
+            return False
+        self._written_since_growth_analyze += written
+        if self._written_since_growth_analyze < max(10_000, self._analyzed_at_size):
+            return False
+        self._analyzed_at_size += self._written_since_growth_analyze
+        self._written_since_growth_analyze = 0
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in ANALYZED_TABLES:
+                conn.exec_driver_sql(f"ANALYZE {table}")
+        return True
+
     def analyze_if_grown(self, written: int, threshold: int = 5_000) -> bool:
         """Vacuum and analyze PostgreSQL's catalog tables after a bulk load.
 
@@ -1144,18 +1206,12 @@ class CatalogStore:
             return False
         self._written_since_analyze = 0
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in (
-                "refresh_state",
-                "refresh_state_references",
-                "relations",
-                "final_entities",
-                "search",
-            ):
+            for table in ANALYZED_TABLES:
                 conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
         return True
 
-    def stitch_backlog(self, limit: int = 50_001) -> int:
-        """Queued stitches, counted up to `limit` (the engine only asks whether it is large)."""
+    def stitch_backlog(self, limit: int) -> int:
+        """Queued stitches, counted up to `limit` (the engine only asks whether the backlog is large)."""
         with self.read_engine.connect() as conn:
             return _count_up_to(conn, sa.select(t.stitch_queue.c.entity_ref), limit)
 
@@ -1195,9 +1251,13 @@ class CatalogStore:
             if visible is None:
                 visible = conn.execute(sa.select(sa.func.count()).select_from(t.final_entities)).scalar_one()
             if self.dialect == "postgresql" and visible > ESTIMATE_KNOWN_ABOVE:
+                # live rows as the statistics system counts them, kept as transactions commit
                 estimate = conn.execute(
-                    sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST('refresh_state' AS regclass)")
-                ).scalar_one()
+                    sa.text(
+                        "SELECT n_live_tup FROM pg_stat_user_tables "
+                        "WHERE relid = CAST('refresh_state' AS regclass)"
+                    )
+                ).scalar_one_or_none()
                 if estimate is not None and estimate >= 0:
                     return int(visible), max(int(estimate), int(visible)), True
             known = conn.execute(sa.select(sa.func.count()).select_from(t.refresh_state)).scalar_one()
@@ -1225,6 +1285,10 @@ def bump_generation(conn: sa.Connection, entities_delta: int = 0) -> None:
         .where(generation.id == 1)
         .values(value=generation.value + 1, entities=generation.entities + entities_delta)
     )
+
+
+def _search_row_order(row: SearchRow) -> tuple[str, str, str, str]:
+    return (row[0], row[1], row[2] or "", row[3] or "")
 
 
 def _errors_json(errors: Sequence[EmittedError]) -> str:

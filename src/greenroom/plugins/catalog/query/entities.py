@@ -688,22 +688,13 @@ class EntitiesQuery:
         result: dict[str, list[dict[str, Any]]] = {facet: [] for facet in facets}
         if not keys:
             return result
-        # An entity has at most one row per (key, value), and the original value determines the
-        # value, so count(*) over the (key, original_value) index counts entities without DISTINCT.
-        statement = sa.select(search.c.key, search.c.original_value, sa.func.count()).where(
-            search.c.key.in_(sorted(set(keys.values()))), search.c.original_value.is_not(None)
-        )
-        if filter is not None:
-            statement = statement.where(search.c.entity_id.in_(filter_to_id_select(filter)))
-        statement = statement.group_by(search.c.key, search.c.original_value).order_by(
-            search.c.key, search.c.original_value
-        )
+        ids = None if filter is None else filter_to_id_select(filter)
         by_key: dict[str, list[dict[str, Any]]] = {}
         with self._engine.connect() as connection:
             rows = self.results.get_or_compute(
                 connection,
                 ("facets", tuple(sorted(set(keys.values()))), filter),
-                lambda: tuple(tuple(row) for row in connection.execute(statement)),
+                lambda: tuple(original_value_counts(connection, sorted(set(keys.values())), ids)),
             )
             for key, value, count in rows:
                 by_key.setdefault(key, []).append({"value": value, "count": count})
@@ -718,6 +709,46 @@ class EntitiesQuery:
         if not fields:
             return text.encode()
         return orjson.dumps(apply_fields(orjson.loads(text), fields))
+
+
+def original_value_counts(
+    connection: sa.Connection, keys: Sequence[str], ids: sa.Select[Any] | None = None
+) -> list[tuple[str, str, int]]:
+    """(key, original value, entities) for every value of `keys`, by key then original value.
+
+    An entity has at most one row per (key, value), so `count(*)` counts entities. Groups are
+    the (key, value) ranges of the filter index, which it delivers in order, each with the
+    least and greatest original spelling read from the index's last column; only a value
+    spelled in several ways (`Java` and `java`) is counted again by spelling.
+    """
+    conditions: list[ColumnElement[bool]] = [search.c.key.in_(keys), search.c.value.is_not(None)]
+    if ids is not None:
+        conditions.append(search.c.entity_id.in_(ids))
+    statement = (
+        sa.select(
+            search.c.key,
+            search.c.value,
+            sa.func.min(search.c.original_value),
+            sa.func.max(search.c.original_value),
+            sa.func.count(),
+        )
+        .where(*conditions)
+        .group_by(search.c.key, search.c.value)
+    )
+    counts: list[tuple[str, str, int]] = []
+    for key, value, least, greatest, count in connection.execute(statement).all():
+        if least == greatest:
+            counts.append((key, least, int(count)))
+            continue
+        spelled = (
+            sa.select(search.c.original_value, sa.func.count())
+            .where(search.c.key == key, search.c.value == value, *conditions[2:])
+            .group_by(search.c.original_value)
+        )
+        counts.extend((key, original, int(n)) for original, n in connection.execute(spelled))
+    # byte order, as PostgreSQL's "C" collation and SQLite compare (UTF-8 orders like code points)
+    counts.sort(key=lambda item: (item[0], item[1]))
+    return counts
 
 
 def _no_smaller_value(alias: sa.FromClause, key: str) -> list[ColumnElement[bool]]:

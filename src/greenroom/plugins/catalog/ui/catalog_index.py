@@ -435,10 +435,11 @@ class CatalogIndexQuery:
         Both forms are covering index scans (no table lookups), cheap at 100k entities.
         """
         if owners is None:
+            # grouped by the lower-cased value, in index order; kinds are labelled by value below
             statement = (
-                sa.select(search.c.original_value, sa.func.count())
-                .where(search.c.key == "kind", search.c.original_value.is_not(None))
-                .group_by(search.c.original_value)
+                sa.select(sa.func.min(search.c.original_value), sa.func.count())
+                .where(search.c.key == "kind", search.c.value.is_not(None))
+                .group_by(search.c.value)
             )
         else:
             owned = _field_condition("relations.ownedby", owners)
@@ -552,9 +553,13 @@ class CatalogIndexQuery:
         """
         parts: list[Any] = []
         parts.append(
-            sa.select(sa.literal_column("'kind'").label("facet"), search.c.original_value, sa.func.count())
-            .where(search.c.key == "kind", search.c.original_value.is_not(None))
-            .group_by(search.c.original_value)
+            sa.select(
+                sa.literal_column("'kind'").label("facet"),
+                sa.func.min(search.c.original_value),
+                sa.func.count(),
+            )
+            .where(search.c.key == "kind", search.c.value.is_not(None))
+            .group_by(search.c.value)
         )
         parts.append(
             sa.select(search.c.key.label("facet"), search.c.value, sa.func.count())
