@@ -36,7 +36,7 @@ CHUNK = 500
 QUEUE_COUNT_LIMIT = 10_000
 """Status queue depths are counted up to this many."""
 ESTIMATE_KNOWN_ABOVE = 20_000
-"""Above this many visible entities PostgreSQL's live-row statistic stands in for counting `refresh_state`."""
+"""Above this many entities PostgreSQL's live-row statistic stands in for counting `refresh_state`."""
 PROCESSING_STATUS_TYPE = "backstage.io/catalog-processing"
 ANALYZED_TABLES = ("refresh_state", "refresh_state_references", "relations", "final_entities", "search")
 
@@ -200,11 +200,13 @@ class CatalogStore:
         now: float,
         *,
         first_keys: dict[str, str | None],
+        unprocessed: set[str] | None = None,
     ) -> tuple[dict[str, str], list[tuple[str, str | None, str | None]]]:
         """`upsert_entities` for entities already serialised, written `CHUNK` rows at a time.
 
         `first_keys` ({ref: location key} of refs already seen in this write) carries the
-        "first one wins" rule across calls, so one large write can be made of several.
+        "first one wins" rule across calls, so one large write can be made of several. The
+        accepted refs that have never been processed are added to `unprocessed` when given.
         """
         by_ref: dict[str, ChildEntity] = {}
         conflicts: list[tuple[str, str | None, str | None]] = []
@@ -218,10 +220,10 @@ class CatalogStore:
             first_keys[ref] = item.location_key
             by_ref[ref] = item
             if len(by_ref) >= CHUNK:
-                self._upsert_chunk(conn, by_ref, now, accepted, conflicts)
+                self._upsert_chunk(conn, by_ref, now, accepted, conflicts, unprocessed)
                 by_ref = {}
         if by_ref:
-            self._upsert_chunk(conn, by_ref, now, accepted, conflicts)
+            self._upsert_chunk(conn, by_ref, now, accepted, conflicts, unprocessed)
         if conflicts:
             self._record_conflicts(conn, conflicts, now)
         return accepted, conflicts
@@ -233,6 +235,7 @@ class CatalogStore:
         now: float,
         accepted: dict[str, str],
         conflicts: list[tuple[str, str | None, str | None]],
+        unprocessed: set[str] | None,
     ) -> None:
         existing: dict[str, Any] = {
             row.entity_ref: row
@@ -242,6 +245,7 @@ class CatalogStore:
                     t.refresh_state.c.entity_ref,
                     t.refresh_state.c.unprocessed_hash,
                     t.refresh_state.c.location_key,
+                    t.refresh_state.c.result_hash,
                 ).where(t.refresh_state.c.entity_ref.in_(list(by_ref)))
             )
         }
@@ -255,10 +259,14 @@ class CatalogStore:
                 entity_id = new_entity_id()
                 inserts.append((entity_id, ref, item.text, digest, "[]", now, now, location_key))
                 accepted[ref] = entity_id
+                if unprocessed is not None:
+                    unprocessed.add(ref)
             elif current.location_key and location_key and current.location_key != location_key:
                 conflicts.append((ref, current.location_key, location_key))
             else:
                 accepted[ref] = current.entity_id
+                if unprocessed is not None and current.result_hash is None:
+                    unprocessed.add(ref)
                 if current.unprocessed_hash != digest or current.location_key != location_key:
                     updates.append((item.text, digest, location_key, now, now, current.entity_id))
         self._executemany(
@@ -316,8 +324,12 @@ class CatalogStore:
         source_column: str,
         keep_location_keys: Mapping[str, set[str]] | None = None,
         now: float,
+        known_states: tuple[set[str], set[str]] | None = None,
     ) -> set[str]:
         """Make each source reference exactly its new targets; returns refs whose orphan state may change.
+
+        `known_states` is (refs just written, those of them never processed), so that only the
+        other touched refs are looked up to learn whether they have been processed.
 
         References to children whose location key is in `keep_location_keys[source]` stay (that
         location was not read again, or failed to read). For such a source the database filters
@@ -359,7 +371,9 @@ class CatalogStore:
             to_delete,
         )
         self._bulk_insert(conn, "refresh_state_references", (source_column, "target_entity_ref"), to_insert)
-        self.mark_for_stitching(conn, touched - self._never_processed(conn, touched), now)
+        written, unprocessed = known_states or (set(), set())
+        unprocessed = (unprocessed & touched) | self._never_processed(conn, touched - written)
+        self.mark_for_stitching(conn, touched - unprocessed, now)
         return touched
 
     @staticmethod
@@ -592,10 +606,13 @@ class CatalogStore:
         # children first, parent by parent and a chunk at a time: a Location may have a million
         targets_by_source: dict[str, set[str]] = {}
         first_keys: dict[str, str | None] = {}
+        unprocessed: set[str] = set()
         for row, outcome, _ in items:
             targets: set[str] = set()
             for children in outcome.children.chunks(CHUNK * 10):
-                accepted, conflicts = self.upsert_serialised(conn, children, now, first_keys=first_keys)
+                accepted, conflicts = self.upsert_serialised(
+                    conn, children, now, first_keys=first_keys, unprocessed=unprocessed
+                )
                 targets.update(accepted)
                 # every conflict of this part is one of this parent's children losing: report it here
                 conflict_errors[row.entity_ref].extend(
@@ -614,6 +631,7 @@ class CatalogStore:
             source_column="source_entity_ref",
             keep_location_keys=keep_location_keys,
             now=now,
+            known_states=(set().union(*targets_by_source.values()), unprocessed),
         )
         # the entities themselves
         self._executemany(
@@ -736,24 +754,22 @@ class CatalogStore:
         return retry_on_deadlock(lambda: self._stitch(sorted(claimed), now))  # type: ignore[no-any-return]
 
     def _stitch(self, claimed: Sequence[tuple[str, str]], now: float) -> StitchStats:
+        """Read and compute without locks, then write what is still ours in a short transaction.
+
+        Every change to a stitch's inputs (processed entity, relations, references, errors,
+        conflicts) queues the ref again with a new ticket in the same transaction. So a ref
+        whose ticket is still ours once its queue row is locked for writing was computed from
+        current inputs; one with a new ticket is left to whoever holds that ticket, and an
+        older stitch never overwrites a newer one. Keeping the reads and the computing out of
+        the write transaction lets processing write meanwhile (SQLite has one writer at a time;
+        PostgreSQL made processing wait on the locked queue rows).
+        """
         stats = StitchStats()
         if not claimed:
             return stats
         refs = [ref for ref, _ in claimed]
         ours = dict(claimed)
-        with self.engine.begin() as conn:
-            # Lock our queue rows first: a ref re-queued since we claimed it (new ticket) is left
-            # to whoever holds the new ticket, so an older stitch never overwrites a newer one.
-            current: dict[str, str] = {}
-            for part in chunks(refs):
-                query = sa.select(t.stitch_queue.c.entity_ref, t.stitch_queue.c.stitch_ticket).where(
-                    t.stitch_queue.c.entity_ref.in_(part)
-                )
-                if self.dialect == "postgresql":
-                    query = query.with_for_update()
-                current.update(dict(conn.execute(query).all()))
-            abandoned = {ref for ref in refs if current.get(ref) != ours[ref]}
-            refs = [ref for ref in refs if ref not in abandoned]
+        with self.read_engine.connect() as conn:
             rows = {}
             for part in chunks(refs):
                 for row in conn.execute(
@@ -794,81 +810,106 @@ class CatalogStore:
                     )
                 ):
                     finals[entity_id] = digest
-            upserts: list[dict[str, Any]] = []
-            search_rows: list[SearchRow] = []
-            orphan_updates: list[dict[str, Any]] = []
-            for ref in present:
-                row = rows[ref]
-                is_orphan = incoming.get(ref, 0) == 0
-                if is_orphan != (row.orphaned_at is not None):
-                    orphan_updates.append({"b_id": row.entity_id, "orphaned_at": now if is_orphan else None})
-                if row.processed_entity is None:
-                    continue
-                entity = orjson.loads(row.processed_entity)
-                final = _final_entity(
-                    entity,
-                    row.entity_id,
-                    relations.get(ref, set()),
-                    orjson.loads(row.errors or "[]"),
-                    conflicts.get(ref),
-                    is_orphan,
+        upserts: list[tuple[str, str, str, str, float]] = []  # id, ref, hash, text, updated at
+        search_rows: dict[str, list[SearchRow]] = {}
+        orphan_updates: dict[str, float | None] = {}
+        changes: dict[str, EntityChange] = {}
+        unchanged = 0
+        for ref in present:
+            row = rows[ref]
+            is_orphan = incoming.get(ref, 0) == 0
+            if is_orphan != (row.orphaned_at is not None):
+                orphan_updates[row.entity_id] = now if is_orphan else None
+            if row.processed_entity is None:
+                continue
+            entity = orjson.loads(row.processed_entity)
+            final = _final_entity(
+                entity,
+                row.entity_id,
+                relations.get(ref, set()),
+                orjson.loads(row.errors or "[]"),
+                conflicts.get(ref),
+                is_orphan,
+            )
+            digest = json_hash(final)
+            if finals.get(row.entity_id) == digest:
+                unchanged += 1
+                continue
+            final["metadata"]["etag"] = digest
+            upserts.append((row.entity_id, ref, digest, dumps(final), now))
+            search_rows[row.entity_id] = build_search_rows(row.entity_id, final)
+            changes[row.entity_id] = EntityChange(
+                "updated" if row.entity_id in finals else "created", ref, row.entity_id, final
+            )
+        written = self._write_stitched(claimed, ours, rows, upserts, search_rows, orphan_updates, finals, now)
+        stats.unchanged = unchanged
+        stats.stitched = len(written)
+        stats.changes = [changes[entity_id] for entity_id in written]
+        return stats
+
+    def _write_stitched(
+        self,
+        claimed: Sequence[tuple[str, str]],
+        ours: dict[str, str],
+        rows: dict[str, Any],
+        upserts: list[tuple[str, str, str, str, float]],
+        search_rows: dict[str, list[SearchRow]],
+        orphan_updates: dict[str, float | None],
+        finals: dict[str, str],
+        now: float,
+    ) -> list[str]:
+        """Write the stitched refs whose ticket is still ours; returns the ids of entities written."""
+        refs = [ref for ref, _ in claimed]
+        with self.engine.begin() as conn:
+            current: dict[str, str] = {}
+            for part in chunks(refs):
+                query = sa.select(t.stitch_queue.c.entity_ref, t.stitch_queue.c.stitch_ticket).where(
+                    t.stitch_queue.c.entity_ref.in_(part)
                 )
-                digest = json_hash(final)
-                if finals.get(row.entity_id) == digest:
-                    stats.unchanged += 1
-                    continue
-                final["metadata"]["etag"] = digest
-                text = dumps(final)
-                upserts.append(
-                    {
-                        "entity_id": row.entity_id,
-                        "entity_ref": ref,
-                        "hash": digest,
-                        "final_entity": text,
-                        "last_updated_at": now,
-                    }
-                )
-                search_rows.extend(build_search_rows(row.entity_id, final))
-                stats.changes.append(
-                    EntityChange(
-                        "updated" if row.entity_id in finals else "created", ref, row.entity_id, final
-                    )
-                )
+                if self.dialect == "postgresql":
+                    query = query.with_for_update()
+                current.update(dict(conn.execute(query).all()))
+            still_ours = {ref for ref in refs if current.get(ref) == ours[ref]}
+            # entities deleted since they were read are not written (a final entity needs its row);
+            # on PostgreSQL the key-share lock keeps them until this transaction ends
+            ids = [rows[ref].entity_id for ref in still_ours if ref in rows]
+            alive: set[str] = set()
+            for part in chunks(sorted(ids)):
+                query = sa.select(t.refresh_state.c.entity_id).where(t.refresh_state.c.entity_id.in_(part))
+                if self.dialect == "postgresql":
+                    query = query.with_for_update(key_share=True)
+                alive.update(conn.execute(query).scalars())
+            upserts = [u for u in upserts if u[0] in alive]
+            written = [u[0] for u in upserts]
             if upserts:
                 # an entity stitched for the first time has no search rows to delete; one stitched
                 # before only changes the rows that differ
-                changed_ids = {u["entity_id"] for u in upserts if u["entity_id"] in finals}
-                search_rows = self._search_row_changes(conn, changed_ids, search_rows)
+                fresh = [row for u in upserts for row in search_rows[u[0]]]
+                changed_ids = {u[0] for u in upserts if u[0] in finals}
+                fresh = self._search_row_changes(conn, changed_ids, fresh)
                 self._executemany(
                     conn,
                     "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, last_updated_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity_id) DO UPDATE SET hash = excluded.hash, "
                     "final_entity = excluded.final_entity, last_updated_at = excluded.last_updated_at",
-                    [
-                        (u["entity_id"], u["entity_ref"], u["hash"], u["final_entity"], u["last_updated_at"])
-                        for u in upserts
-                    ],
+                    upserts,
                 )
-                self._bulk_insert(
-                    conn, "search", ("entity_id", "key", "value", "original_value"), search_rows
-                )
+                self._bulk_insert(conn, "search", ("entity_id", "key", "value", "original_value"), fresh)
             self._executemany(
                 conn,
                 "UPDATE refresh_state SET orphaned_at = ? WHERE entity_id = ?",
-                [(u["orphaned_at"], u["b_id"]) for u in orphan_updates],
+                [(at, entity_id) for entity_id, at in orphan_updates.items() if entity_id in alive],
             )
             self._executemany(
                 conn,
                 "DELETE FROM stitch_queue WHERE entity_ref = ? AND stitch_ticket = ?",
-                list(claimed),
+                [(ref, ours[ref]) for ref in sorted(still_ours)],
             )
             if upserts:
-                # last: the row lock is held only while committing. `finals` is exact: no one
-                # else stitches these refs now (their queue rows are locked above).
-                created = sum(1 for u in upserts if u["entity_id"] not in finals)
-                bump_generation(conn, created)
-        stats.stitched = len(upserts)
-        return stats
+                # last: the row lock is held only while committing. `finals` is exact for refs
+                # whose ticket is ours: no one else stitched them since they were read.
+                bump_generation(conn, sum(1 for entity_id in written if entity_id not in finals))
+        return written
 
     def _search_row_changes(
         self, conn: sa.Connection, entity_ids: set[str], rows: list[SearchRow]
@@ -1250,7 +1291,7 @@ class CatalogStore:
             ).scalar_one_or_none()
             if visible is None:
                 visible = conn.execute(sa.select(sa.func.count()).select_from(t.final_entities)).scalar_one()
-            if self.dialect == "postgresql" and visible > ESTIMATE_KNOWN_ABOVE:
+            if self.dialect == "postgresql":
                 # live rows as the statistics system counts them, kept as transactions commit
                 estimate = conn.execute(
                     sa.text(
@@ -1258,7 +1299,7 @@ class CatalogStore:
                         "WHERE relid = CAST('refresh_state' AS regclass)"
                     )
                 ).scalar_one_or_none()
-                if estimate is not None and estimate >= 0:
+                if estimate is not None and max(estimate, visible) > ESTIMATE_KNOWN_ABOVE:
                     return int(visible), max(int(estimate), int(visible)), True
             known = conn.execute(sa.select(sa.func.count()).select_from(t.refresh_state)).scalar_one()
         return int(visible), int(known), False
