@@ -82,7 +82,6 @@ relations = sa.Table(
     sa.Column("target_entity_ref", sa.String(512), nullable=False),
     sa.Index("relations_source_entity_ref_idx", "source_entity_ref"),
     sa.Index("relations_originating_entity_id_idx", "originating_entity_id"),
-    sa.Index("relations_target_entity_ref_idx", "target_entity_ref"),
 )
 
 refresh_keys = sa.Table(
