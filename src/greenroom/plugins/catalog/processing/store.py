@@ -142,8 +142,10 @@ class CatalogStore:
         SQLAlchemy's per-row parameter processing costs more than the database work for the
         hundreds of thousands of rows an ingest writes, so bulk statements bypass it. On
         PostgreSQL, `postgres` is the same change as one statement over `unnest` of one array
-        per column (`%s::text[]`, in the rows' column order): one statement instead of one per
-        row, which is most of the server's work for small rows.
+        per column (`%b::text[]`, in the rows' column order): one statement instead of one per
+        row, which is most of the server's work for small rows. The arrays travel in binary
+        (`%b`): psycopg escapes every element of a text-format array with a regular expression,
+        which cost 20 times more than the binary form for entity JSON.
         """
         if not rows:
             return
@@ -166,9 +168,11 @@ class CatalogStore:
         if not rows:
             return
         if self.dialect == "postgresql":
+            # binary COPY: no per-value escaping in Python (every bulk-inserted column is text)
             raw = conn.connection.driver_connection
-            statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+            statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
             with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+                copy.set_types(["text"] * len(columns))
                 for row in rows:
                     copy.write_row(row)
         else:
@@ -194,7 +198,7 @@ class CatalogStore:
             f"next_stitch_at = {earlier}(stitch_queue.next_stitch_at, excluded.next_stitch_at)",
             [(ref, ticket, due_at) for ref in unique],
             postgres="INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::float8[]) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::float8[]) "
             "ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, "
             "next_stitch_at = LEAST(stitch_queue.next_stitch_at, excluded.next_stitch_at)",
         )
@@ -296,8 +300,8 @@ class CatalogStore:
             "ON CONFLICT (entity_ref) DO NOTHING",
             inserts,
             postgres="INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, unprocessed_hash, "
-            "errors, next_update_at, last_discovery_at, location_key) SELECT * FROM unnest(%s::text[], "
-            "%s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], %s::text[]) "
+            "errors, next_update_at, last_discovery_at, location_key) SELECT * FROM unnest(%b::text[], "
+            "%b::text[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[], %b::text[]) "
             "ON CONFLICT (entity_ref) DO NOTHING",
         )
         self._executemany(
@@ -307,7 +311,7 @@ class CatalogStore:
             updates,
             postgres="UPDATE refresh_state AS s SET unprocessed_entity = v.entity, unprocessed_hash = v.hash, "
             "location_key = v.location_key, next_update_at = v.due, last_discovery_at = v.seen "
-            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], %s::text[]) "
+            "FROM unnest(%b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[], %b::text[]) "
             "AS v(entity, hash, location_key, due, seen, id) WHERE s.entity_id = v.id",
         )
 
@@ -397,7 +401,7 @@ class CatalogStore:
             conn,
             f"DELETE FROM refresh_state_references WHERE {source_column} = ? AND target_entity_ref = ?",
             to_delete,
-            postgres="DELETE FROM refresh_state_references AS r USING unnest(%s::text[], %s::text[]) "
+            postgres="DELETE FROM refresh_state_references AS r USING unnest(%b::text[], %b::text[]) "
             f"AS v(source, target) WHERE r.{source_column} = v.source AND r.target_entity_ref = v.target",
         )
         self._bulk_insert(conn, "refresh_state_references", (source_column, "target_entity_ref"), to_insert)
@@ -668,7 +672,7 @@ class CatalogStore:
             conn,
             "UPDATE refresh_state SET processed_entity = ?, result_hash = ?, errors = ? WHERE entity_id = ?",
             postgres="UPDATE refresh_state AS s SET processed_entity = v.entity, result_hash = v.hash, "
-            "errors = v.errors FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+            "errors = v.errors FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]) "
             "AS v(entity, hash, errors, id) WHERE s.entity_id = v.id",
             rows=[
                 (
@@ -738,7 +742,7 @@ class CatalogStore:
             f"UPDATE refresh_state SET cache = ? WHERE entity_id = ? AND {same}",
             [(o.cache, r.entity_id, r.cache) for r, o in items],
             postgres="UPDATE refresh_state AS s SET cache = v.cache "
-            "FROM unnest(%s::text[], %s::text[], %s::text[]) AS v(cache, id, claimed) "
+            "FROM unnest(%b::text[], %b::text[], %b::text[]) AS v(cache, id, claimed) "
             "WHERE s.entity_id = v.id AND s.cache IS NOT DISTINCT FROM v.claimed",
         )
 
@@ -930,8 +934,8 @@ class CatalogStore:
                     "final_entity = excluded.final_entity, last_updated_at = excluded.last_updated_at",
                     upserts,
                     postgres="INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, "
-                    "last_updated_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-                    "%s::float8[]) ON CONFLICT (entity_id) DO UPDATE SET hash = excluded.hash, "
+                    "last_updated_at) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+                    "%b::float8[]) ON CONFLICT (entity_id) DO UPDATE SET hash = excluded.hash, "
                     "final_entity = excluded.final_entity, last_updated_at = excluded.last_updated_at",
                 )
                 self._bulk_insert(conn, "search", ("entity_id", "key", "value", "original_value"), fresh)
@@ -940,13 +944,13 @@ class CatalogStore:
                 "UPDATE refresh_state SET orphaned_at = ? WHERE entity_id = ?",
                 [(at, entity_id) for entity_id, at in orphan_updates.items() if entity_id in alive],
                 postgres="UPDATE refresh_state AS s SET orphaned_at = v.at "
-                "FROM unnest(%s::float8[], %s::text[]) AS v(at, id) WHERE s.entity_id = v.id",
+                "FROM unnest(%b::float8[], %b::text[]) AS v(at, id) WHERE s.entity_id = v.id",
             )
             self._executemany(
                 conn,
                 "DELETE FROM stitch_queue WHERE entity_ref = ? AND stitch_ticket = ?",
                 [(ref, ours[ref]) for ref in sorted(still_ours)],
-                postgres="DELETE FROM stitch_queue AS q USING unnest(%s::text[], %s::text[]) AS v(ref, ticket) "
+                postgres="DELETE FROM stitch_queue AS q USING unnest(%b::text[], %b::text[]) AS v(ref, ticket) "
                 "WHERE q.entity_ref = v.ref AND q.stitch_ticket = v.ticket",
             )
             if upserts:
@@ -983,7 +987,7 @@ class CatalogStore:
             conn,
             f"DELETE FROM search WHERE entity_id = ? AND key = ? AND value {same} ? AND original_value {same} ?",
             sorted(gone, key=_search_row_order),
-            postgres="DELETE FROM search AS s USING unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+            postgres="DELETE FROM search AS s USING unnest(%b::text[], %b::text[], %b::text[], %b::text[]) "
             "AS v(id, key, value, original) WHERE s.entity_id = v.id AND s.key = v.key "
             "AND s.value IS NOT DISTINCT FROM v.value AND s.original_value IS NOT DISTINCT FROM v.original",
         )
