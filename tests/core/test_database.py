@@ -72,6 +72,43 @@ def test_sqlite_transactions_include_ddl(tmp_path: Path) -> None:
     manager.close()
 
 
+def test_sqlite_log_is_emptied_after_a_write_once_it_grows_past_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers that always overlap keep SQLite from starting its log over; the writer does it."""
+    import greenroom.core.db.manager as manager_module
+
+    monkeypatch.setattr(manager_module, "WAL_RESET_BYTES", 256 * 1024)
+    manager = DatabaseManager({}, data_dir=tmp_path)
+    try:
+        database = manager.for_plugin("catalog")
+        wal = database.sqlite_path.with_name(database.sqlite_path.name + "-wal")  # type: ignore[union-attr]
+        writer = manager_module.writer(database.engine)
+        with writer.begin() as connection:
+            connection.execute(sa.text("CREATE TABLE blobs (data TEXT)"))
+        reader = database.engine.connect()
+        reader.execute(sa.text("SELECT count(*) FROM blobs")).scalar()  # a snapshot held open
+        for _ in range(20):
+            with writer.begin() as connection:
+                connection.execute(sa.text("INSERT INTO blobs VALUES (:data)"), {"data": "x" * 50_000})
+        # the open reader kept the log from starting over, and each write waited for it only briefly
+        assert wal.stat().st_size > 256 * 1024
+        reader.close()
+        with writer.begin() as connection:
+            connection.execute(sa.text("INSERT INTO blobs VALUES ('last')"))
+        assert wal.stat().st_size == 0
+        assert _scalar(database, "SELECT count(*) FROM blobs") == 21
+        # a read-only transaction never checkpoints
+        with writer.begin() as connection:
+            connection.execute(sa.text("INSERT INTO blobs VALUES (:data)"), {"data": "y" * 400_000})
+        size = wal.stat().st_size
+        with database.engine.connect() as connection:
+            connection.execute(sa.text("SELECT count(*) FROM blobs")).scalar()
+        assert wal.stat().st_size == size
+    finally:
+        manager.close()
+
+
 def test_sqlite_memory_is_shared_across_threads(tmp_path: Path) -> None:
     manager = DatabaseManager({"client": "better-sqlite3", "connection": ":memory:"}, data_dir=tmp_path)
     database = manager.for_plugin("catalog")
