@@ -152,6 +152,17 @@ def evaluate(result: dict[str, Any]) -> list[dict[str, Any]]:
             f"≤ {goal['peakRssMiB']:.0f} MiB",
             mib <= goal["peakRssMiB"],
         )
+    for label, mib in sorted((result.get("ingest") or {}).get("peakRssMiB", {}).items()):
+        row(f"  of which during the ingest ({label})", _fmt(mib, " MiB"), "", None)
+    by_query = {
+        key: lat["rssPeakMiB"]
+        for key, lat in result["latency"].items()
+        if isinstance(lat, dict) and lat.get("rssPeakMiB") is not None
+    }
+    if by_query:
+        worst = max(by_query, key=lambda key: by_query[key])
+        label = dict(LATENCY_KEYS).get(worst, worst)
+        row(f"  of which while answering queries (highest: {label})", _fmt(by_query[worst], " MiB"), "", None)
     for label, mib in sorted(result["memory"]["idleRssMiB"].items()):
         row(f"idle RSS {label} (after ingest)", _fmt(mib, " MiB"), "", None)
     row("database size", _fmt(result["database"].get("sizeMiB"), " MiB"), "", None)

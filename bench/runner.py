@@ -445,7 +445,14 @@ def canonical_hash(client: httpx.Client) -> tuple[str, int]:
             return digest.hexdigest(), len(digests)
 
 
-def measure_latency(client: httpx.Client, manifest: dict[str, Any], requests: int) -> dict[str, Any]:
+def measure_latency(
+    client: httpx.Client,
+    manifest: dict[str, Any],
+    requests: int,
+    sampler: procs.Sampler | None = None,
+    server_pid: int | None = None,
+) -> dict[str, Any]:
+    """Each query's latency, and the server's peak RSS while it ran (`rssPeakMiB`)."""
     names = [ref.split("/", 1)[1] for ref in manifest["refSamples"]["Component"]]
     all_refs = [r for refs in manifest["refSamples"].values() for r in refs]
     q = "/api/catalog/entities/by-query"
@@ -454,16 +461,22 @@ def measure_latency(client: httpx.Client, manifest: dict[str, Any], requests: in
     def get(path: str, params: dict[str, Any] | None = None) -> Callable[[int], httpx.Request]:
         return lambda i: client.build_request("GET", path, params=params)
 
-    results["list"] = timed(client, requests, get(q, {"filter": "kind=component", "limit": 20}))
+    def measured(make: Callable[[int], httpx.Request]) -> dict[str, Any]:
+        if sampler is None or server_pid is None:
+            return timed(client, requests, make)
+        sampler.open_window()
+        result = timed(client, requests, make)
+        result["rssPeakMiB"] = round(sampler.window_peak(server_pid) / MIB, 1)
+        return result
+
+    results["list"] = measured(get(q, {"filter": "kind=component", "limit": 20}))
     ordered = {"filter": "kind=component", "limit": 20, "orderField": "metadata.name,asc"}
-    results["ordered"] = timed(client, requests, get(q, ordered))
+    results["ordered"] = measured(get(q, ordered))
     cursor = client.get(q, params=ordered).json()["pageInfo"].get("nextCursor")
     # a client paging through passes its page size again: the cursor does not carry it, and
     # without it the server's default page (200 entities) would be measured instead
-    results["nextPage"] = timed(client, requests, get(q, {"cursor": cursor, "limit": 20})) if cursor else None
-    results["fullText"] = timed(
-        client,
-        requests,
+    results["nextPage"] = measured(get(q, {"cursor": cursor, "limit": 20})) if cursor else None
+    results["fullText"] = measured(
         lambda i: client.build_request(
             "GET",
             q,
@@ -474,15 +487,9 @@ def measure_latency(client: httpx.Client, manifest: dict[str, Any], requests: in
             },
         ),
     )
-    results["facetSpecType"] = timed(
-        client, requests, get("/api/catalog/entity-facets", {"facet": "spec.type"})
-    )
-    results["facetTags"] = timed(
-        client, requests, get("/api/catalog/entity-facets", {"facet": "metadata.tags"})
-    )
-    results["byName"] = timed(
-        client,
-        requests,
+    results["facetSpecType"] = measured(get("/api/catalog/entity-facets", {"facet": "spec.type"}))
+    results["facetTags"] = measured(get("/api/catalog/entity-facets", {"facet": "metadata.tags"}))
+    results["byName"] = measured(
         lambda i: client.build_request(
             "GET", f"/api/catalog/entities/by-name/component/default/{quote(names[i % len(names)])}"
         ),
@@ -494,18 +501,14 @@ def measure_latency(client: httpx.Client, manifest: dict[str, Any], requests: in
             "POST", "/api/catalog/entities/by-refs", json={"entityRefs": all_refs[start : start + 100]}
         )
 
-    results["byRefs"] = timed(client, requests, by_refs)
-    results["groupsFields"] = timed(
-        client,
-        requests,
+    results["byRefs"] = measured(by_refs)
+    results["groupsFields"] = measured(
         get("/api/catalog/entities", {"filter": "kind=group", "fields": "metadata.name,kind"}),
     )
     probe = client.get("/catalog")
     if probe.status_code == 200 and probe.headers.get("content-type", "").startswith("text/html"):
-        results["uiList"] = timed(client, requests, get("/catalog", {"kind": "component"}))
-        results["uiEntity"] = timed(
-            client,
-            requests,
+        results["uiList"] = measured(get("/catalog", {"kind": "component"}))
+        results["uiEntity"] = measured(
             lambda i: client.build_request(
                 "GET", f"/catalog/default/component/{quote(names[i % len(names)])}"
             ),
@@ -753,6 +756,7 @@ def run_one(
     try:
         cluster.start()
         result["ingest"] = ingest(cluster, manifest, sampler, args.timeout)
+        result["ingest"]["peakRssMiB"] = {k: round(v / MIB, 1) for k, v in sampler.peaks().items()}
         log(f"  ingested in {result['ingest']['seconds']} s")
         result["ingest"]["maintenanceSeconds"] = wait_for_maintenance(cluster)
         idle = procs.settle_rss([p.pid for _, p in cluster.procs])
@@ -764,7 +768,7 @@ def run_one(
             if args.workers:
                 result["ingest"]["hash"], result["ingest"]["hashedEntities"] = canonical_hash(client)
             log("  measuring latency")
-            result["latency"] = measure_latency(client, manifest, args.requests)
+            result["latency"] = measure_latency(client, manifest, args.requests, sampler, cluster.server_pid)
             if stream:
                 log("  streaming GET /entities")
                 result["stream"] = measure_stream(cluster, sampler)
@@ -837,7 +841,7 @@ def run_attached(
             idle = procs.settle_rss([p.pid for _, p in cluster.procs])
             result["database"] = {"sizeMiB": round(db.size_bytes() / MIB, 1)}
             log("  measuring latency")
-            result["latency"] = measure_latency(client, manifest, args.requests)
+            result["latency"] = measure_latency(client, manifest, args.requests, sampler, cluster.server_pid)
             if stream:
                 log("  streaming GET /entities")
                 result["stream"] = measure_stream(cluster, sampler)

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from greenroom.plugins.catalog.processing.store import bump_generation
+from greenroom.plugins.catalog.query.fields import summary_of
 from greenroom.plugins.catalog.query.search_index import build_search_rows
 from greenroom.plugins.catalog.tables import (
     catalog_generation,
@@ -76,8 +77,13 @@ def ref_of(entity: dict[str, Any]) -> str:
     return f"{entity['kind']}:{meta.get('namespace', 'default')}/{meta['name']}".lower()
 
 
-def insert_entities(engine: sa.Engine, entities: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Store entities as the stitcher does (refresh_state, final_entities, search); return them with uids."""
+def insert_entities(
+    engine: sa.Engine, entities: Sequence[dict[str, Any]], *, summaries: bool = True
+) -> list[dict[str, Any]]:
+    """Store entities as the stitcher does (refresh_state, final_entities, search); return them with uids.
+
+    `summaries=False` stores them as entities stitched before summaries existed.
+    """
     stored = []
     state_rows, final_rows, search_rows = [], [], []
     for entity in entities:
@@ -104,6 +110,7 @@ def insert_entities(engine: sa.Engine, entities: Sequence[dict[str, Any]]) -> li
                 "hash": meta["etag"],
                 "final_entity": text,
                 "last_updated_at": 0.0,
+                "summary": summary_of(entity) if summaries else None,
             }
         )
         search_rows.extend(

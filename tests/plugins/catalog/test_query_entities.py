@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from greenroom.core.errors import InputError
-from greenroom.plugins.catalog.query.entities import EntitiesQuery, apply_fields
+from greenroom.plugins.catalog.query.entities import EntitiesQuery
+from greenroom.plugins.catalog.query.fields import apply_fields
 from greenroom.plugins.catalog.query.filters import parse_filter_params, parse_predicate
 from greenroom.plugins.catalog.query.search_index import build_search_rows
 from greenroom.plugins.catalog.tables import final_entities, search
@@ -135,6 +136,42 @@ def test_checklist_23_fields_prune_exactly(query: EntitiesQuery) -> None:
         entity = orjson.loads(item)
         assert list(entity) == ["kind", "metadata"]
         assert list(entity["metadata"]) == ["name"]
+
+
+PROJECTIONS = [
+    ["kind", "metadata.name"],
+    ["metadata.name", "metadata.namespace", "metadata.title", "spec.type", "kind"],
+    ["metadata.tags.0", "metadata.description", "spec.lifecycle", "metadata.nothing"],
+    ["spec"],  # not within the summary: the document answers
+    ["metadata.name", "metadata.annotations"],
+]
+
+
+@pytest.mark.parametrize("fields", PROJECTIONS)
+def test_projections_from_the_summary_equal_those_from_the_document(
+    engine: sa.Engine, query: EntitiesQuery, stored: list[dict[str, Any]], fields: list[str]
+) -> None:
+    """List, stream and by-refs: the summary answers exactly what the whole document would."""
+    late = insert_entities(  # stitched before summaries existed: the document answers
+        engine, [component("no-summary", type="service", title="Old", tags=["x"])], summaries=False
+    )
+    everything = stored + late
+    expected = {e["metadata"]["uid"]: apply_fields(e, fields) for e in everything}
+    listed = [orjson.loads(item) for item in query.list_entities(fields=fields).items]
+    streamed = orjson.loads(b"".join(query.stream_entities(fields=fields)))
+    refs = [ref_of(e) for e in everything]
+    by_refs = [orjson.loads(item) for item in query.entities_by_refs(refs, fields=fields) if item]
+    uids_in_order = sorted(expected)
+    assert listed == streamed == [expected[uid] for uid in uids_in_order]
+    assert by_refs == [expected[e["metadata"]["uid"]] for e in everything]
+
+
+def test_a_covered_projection_reads_summaries(engine: sa.Engine, query: EntitiesQuery) -> None:
+    with StatementCounter(engine) as counter:
+        query.list_entities(fields=["kind", "metadata.name"])
+        query.list_entities(fields=["kind", "spec.definition"])
+    covered, uncovered = counter.statements
+    assert "summary" in covered and "summary" not in uncovered
 
 
 def test_apply_fields_subtrees_and_missing() -> None:
@@ -509,7 +546,9 @@ def test_sqlite_count_and_first_page_read_only_the_search_index(
         ]
     # the total is an index range count; the entity rows are not touched
     assert all("final_entities" not in step for step in count_plan), count_plan
-    assert any("COVERING INDEX search_key_value_entity_original_idx" in step for step in count_plan), count_plan
+    assert any("COVERING INDEX search_key_value_entity_original_idx" in step for step in count_plan), (
+        count_plan
+    )
     # the first page takes ids off the index already in id order, then looks up 21 rows; only
     # those 21 are sorted again (the outer ORDER BY, last step)
     sorts = [i for i, step in enumerate(page_plan) if "TEMP B-TREE" in step]

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from greenroom.plugins.catalog.query.entities import apply_fields
+from greenroom.plugins.catalog.query.fields import apply_fields
 from greenroom.plugins.catalog_graph.graph import (
     NODE_FIELDS,
     SYSTEM_VIEW_RELATIONS,

@@ -111,6 +111,7 @@ final_entities = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Column("final_entity", sa.Text, nullable=False),
     sa.Column("last_updated_at", sa.Float, nullable=False),
+    sa.Column("summary", sa.Text, nullable=True),  # the entity reduced to query/fields.SUMMARY_PATHS
 )
 
 search = sa.Table(

@@ -28,6 +28,7 @@ from greenroom.plugins.catalog.processing.children import ChildEntity
 from greenroom.plugins.catalog.processing.ids import entity_id as new_entity_id
 from greenroom.plugins.catalog.processing.orchestrator import ProcessingOutcome, forget_cached_locations
 from greenroom.plugins.catalog.processing.types import DeferredEntity, EmittedError
+from greenroom.plugins.catalog.query.fields import summary_of
 from greenroom.plugins.catalog.query.search_index import SearchRow, build_search_rows
 
 logger = logging.getLogger("greenroom.catalog.processing")
@@ -850,7 +851,7 @@ class CatalogStore:
                     )
                 ):
                     finals[entity_id] = digest
-        upserts: list[tuple[str, str, str, str, float]] = []  # id, ref, hash, text, updated at
+        upserts: list[tuple[str, str, str, str, float, str]] = []  # id, ref, hash, text, updated at, summary
         search_rows: dict[str, list[SearchRow]] = {}
         orphan_updates: dict[str, float | None] = {}
         changes: dict[str, EntityChange] = {}
@@ -876,7 +877,7 @@ class CatalogStore:
                 unchanged += 1
                 continue
             final["metadata"]["etag"] = digest
-            upserts.append((row.entity_id, ref, digest, dumps(final), now))
+            upserts.append((row.entity_id, ref, digest, dumps(final), now, summary_of(final)))
             search_rows[row.entity_id] = build_search_rows(row.entity_id, final)
             changes[row.entity_id] = EntityChange(
                 "updated" if row.entity_id in finals else "created", ref, row.entity_id, final
@@ -892,7 +893,7 @@ class CatalogStore:
         claimed: Sequence[tuple[str, str]],
         ours: dict[str, str],
         rows: dict[str, Any],
-        upserts: list[tuple[str, str, str, str, float]],
+        upserts: list[tuple[str, str, str, str, float, str]],
         search_rows: dict[str, list[SearchRow]],
         orphan_updates: dict[str, float | None],
         finals: dict[str, str],
@@ -929,14 +930,16 @@ class CatalogStore:
                 fresh = self._search_row_changes(conn, changed_ids, fresh)
                 self._executemany(
                     conn,
-                    "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, last_updated_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity_id) DO UPDATE SET hash = excluded.hash, "
-                    "final_entity = excluded.final_entity, last_updated_at = excluded.last_updated_at",
+                    "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, last_updated_at, "
+                    "summary) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entity_id) DO UPDATE SET "
+                    "hash = excluded.hash, final_entity = excluded.final_entity, "
+                    "last_updated_at = excluded.last_updated_at, summary = excluded.summary",
                     upserts,
                     postgres="INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, "
-                    "last_updated_at) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
-                    "%b::float8[]) ON CONFLICT (entity_id) DO UPDATE SET hash = excluded.hash, "
-                    "final_entity = excluded.final_entity, last_updated_at = excluded.last_updated_at",
+                    "last_updated_at, summary) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], "
+                    "%b::text[], %b::float8[], %b::text[]) ON CONFLICT (entity_id) DO UPDATE SET "
+                    "hash = excluded.hash, final_entity = excluded.final_entity, "
+                    "last_updated_at = excluded.last_updated_at, summary = excluded.summary",
                 )
                 self._bulk_insert(conn, "search", ("entity_id", "key", "value", "original_value"), fresh)
             self._executemany(

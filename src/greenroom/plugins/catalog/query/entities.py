@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from greenroom.core.errors import InputError
+from greenroom.plugins.catalog.query.fields import apply_fields, summary_covers
 from greenroom.plugins.catalog.query.filters import (
     Filter,
     escape_like,
@@ -92,30 +93,6 @@ class QueryPage:
     total_items: int
     next_cursor: str | None
     prev_cursor: str | None
-
-
-def apply_fields(entity: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
-    """Keep exactly the selected dot paths (each a value or a whole subtree), in request order."""
-    output: dict[str, Any] = {}
-    for field in fields:
-        parts = field.split(".")
-        node: Any = entity
-        for part in parts:
-            if isinstance(node, Mapping) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                break
-        else:
-            target = output
-            for part in parts[:-1]:
-                child = target.get(part)
-                if not isinstance(child, dict):
-                    child = target[part] = {}
-                target = child
-            target[parts[-1]] = node
-    return output
 
 
 def normalize_ref(ref: str) -> str:
@@ -264,6 +241,7 @@ class EntitiesQuery:
             position=position,
             offset=offset,
             limit=None if limit is None else limit + 1,
+            fields=fields,
         )
         with self._engine.connect() as connection:
             rows: list[tuple[Any, ...]] = [tuple(row) for row in connection.execute(statement)]
@@ -287,7 +265,7 @@ class EntitiesQuery:
         keyset page would cost O(matches) per page, quadratic over a 1M-entity stream.
         """
         statement = self._ordered_statement(
-            filter=filter, order=order, position=None, offset=None, limit=None
+            filter=filter, order=order, position=None, offset=None, limit=None, fields=fields
         )
         yield b"["
         separator = b""
@@ -315,6 +293,7 @@ class EntitiesQuery:
         position: tuple[list[Any], str] | None,
         offset: int | None,
         limit: int | None,
+        fields: Sequence[str] | None = None,
     ) -> sa.Select[Any]:
         source: sa.FromClause = _fe
         sort_columns: list[tuple[ColumnElement[Any], SortOrder]] = []
@@ -323,7 +302,7 @@ class EntitiesQuery:
             source = source.outerjoin(alias, _sort_join_condition(alias, field, _fe.c.entity_id))
             sort_columns.append((alias.c.value, _check_direction(direction)))
         statement = sa.select(
-            _fe.c.entity_id, _fe.c.final_entity, *(col for col, _ in sort_columns)
+            _fe.c.entity_id, _document(fields), *(col for col, _ in sort_columns)
         ).select_from(source)
         if filter is not None:
             statement = statement.where(_fe.c.entity_id.in_(filter_to_id_select(filter)))
@@ -653,7 +632,7 @@ class EntitiesQuery:
         with self._engine.connect() as connection:
             for start in range(0, len(unique), REFS_CHUNK_SIZE):
                 chunk = unique[start : start + REFS_CHUNK_SIZE]
-                statement = sa.select(_fe.c.entity_ref, _fe.c.final_entity).where(_fe.c.entity_ref.in_(chunk))
+                statement = sa.select(_fe.c.entity_ref, _document(fields)).where(_fe.c.entity_ref.in_(chunk))
                 if filter is not None:
                     statement = statement.where(_fe.c.entity_id.in_(filter_to_id_select(filter)))
                 for entity_ref, text in connection.execute(statement):
@@ -749,6 +728,16 @@ def original_value_counts(
     # byte order, as PostgreSQL's "C" collation and SQLite compare (UTF-8 orders like code points)
     counts.sort(key=lambda item: (item[0], item[1]))
     return counts
+
+
+def _document(fields: Sequence[str] | None) -> ColumnElement[Any]:
+    """The stored text a projection is taken from: the summary when it covers every field.
+
+    Entities stitched before summaries existed have none and fall back to their document.
+    """
+    if fields and summary_covers(fields):
+        return sa.func.coalesce(_fe.c.summary, _fe.c.final_entity)
+    return _fe.c.final_entity
 
 
 def _no_smaller_value(alias: sa.FromClause, key: str) -> list[ColumnElement[bool]]:
