@@ -166,6 +166,26 @@ def test_projections_from_the_summary_equal_those_from_the_document(
     assert by_refs == [expected[e["metadata"]["uid"]] for e in everything]
 
 
+def test_a_small_stream_is_served_again_until_the_catalog_changes(
+    engine: sa.Engine, query: EntitiesQuery
+) -> None:
+    fields = ["kind", "metadata.name"]
+    first = b"".join(query.stream_entities(filter=KIND_COMPONENT, fields=fields))
+    with StatementCounter(engine) as counter:
+        again = b"".join(query.stream_entities(filter=KIND_COMPONENT, fields=fields))
+    assert again == first
+    assert len(counter.statements) == 1 and "catalog_generation" in counter.statements[0]
+    insert_entities(engine, [component("late-comer")])
+    changed = orjson.loads(b"".join(query.stream_entities(filter=KIND_COMPONENT, fields=fields)))
+    assert len(changed) == len(orjson.loads(first)) + 1
+    # a body over the size limit is streamed every time and never kept
+    query.responses.item_bytes = 10
+    with StatementCounter(engine) as counter:
+        b"".join(query.stream_entities(filter=KIND_COMPONENT))
+        b"".join(query.stream_entities(filter=KIND_COMPONENT))
+    assert len(counter.statements) == 4
+
+
 def test_a_covered_projection_reads_summaries(engine: sa.Engine, query: EntitiesQuery) -> None:
     with StatementCounter(engine) as counter:
         query.list_entities(fields=["kind", "metadata.name"])
@@ -204,7 +224,8 @@ def test_stream_is_one_query_read_in_batches(
     with StatementCounter(engine) as counter:
         chunks = list(query.stream_entities(order=[("metadata.name", "asc")]))
     assert len(orjson.loads(b"".join(chunks))) == len(stored)
-    assert len(counter.statements) == 1
+    # the generation (responses are kept by it), then the one query
+    assert len(counter.statements) == 2 and "catalog_generation" in counter.statements[0]
     assert len(chunks) == 2 + -(-len(stored) // 7)  # "[", one chunk per batch of 7, "]"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,7 +31,11 @@ from greenroom.plugins.catalog.query.filters import (
     intersect_ids,
     parse_predicate,
 )
-from greenroom.plugins.catalog.query.generation import GenerationCache
+from greenroom.plugins.catalog.query.generation import (
+    GenerationCache,
+    GenerationResponses,
+    current_generation,
+)
 from greenroom.plugins.catalog.tables import final_entities, search
 
 SortOrder = Literal["asc", "desc"]
@@ -216,6 +220,7 @@ class EntitiesQuery:
         self._stream_page_size = stream_page_size
         self._text_index: bool | None = None
         self.results = GenerationCache()
+        self.responses = GenerationResponses()
 
     # --- GET /entities --------------------------------------------------------------------------
 
@@ -250,7 +255,8 @@ class EntitiesQuery:
             rows = rows[:limit]
             last = rows[-1]
             next_after = _encode_cursor({"v": list(last[2:]), "id": last[0]})
-        return EntityPage(items=[self._render(row[1], fields) for row in rows], next_after=next_after)
+        render = self._projection(fields)[1]
+        return EntityPage(items=[render(row[1]) for row in rows], next_after=next_after)
 
     def stream_entities(
         self,
@@ -262,19 +268,41 @@ class EntitiesQuery:
         """The bytes of one JSON array of every matching entity, with flat memory at any size.
 
         One query read through a server-side cursor in batches: re-running the filter for each
-        keyset page would cost O(matches) per page, quadratic over a 1M-entity stream.
+        keyset page would cost O(matches) per page, quadratic over a 1M-entity stream. A body
+        small enough for `responses` is kept and served again until the catalog changes.
         """
         statement = self._ordered_statement(
             filter=filter, order=order, position=None, offset=None, limit=None, fields=fields
         )
-        yield b"["
-        separator = b""
+        render = self._projection(fields)[1]
+        key = ("stream", filter, tuple(fields or ()), tuple(order))
         with self._engine.connect() as connection:
+            generation = current_generation(connection)
+            cached = self.responses.get(generation, key)
+            if cached is not None:
+                yield cached
+                return
             result = connection.execution_options(yield_per=self._stream_page_size).execute(statement)
-            for batch in result.partitions():
-                yield separator + b",".join(self._render(row[1], fields) for row in batch)
-                separator = b","
-        yield b"]"
+
+            def body() -> Iterator[bytes]:
+                yield b"["
+                separator = b""
+                for batch in result.partitions():
+                    yield separator + b",".join(render(row[1]) for row in batch)
+                    separator = b","
+                yield b"]"
+
+            kept: list[bytes] | None = []  # the body so far, while it may still fit the cache
+            size = 0
+            for chunk in body():
+                if kept is not None:
+                    kept.append(chunk)
+                    size += len(chunk)
+                    if size > self.responses.item_bytes:
+                        kept = None
+                yield chunk
+            if kept is not None:
+                self.responses.put(generation, key, b"".join(kept))
 
     def _decode_after(self, after: str, order_count: int) -> tuple[list[Any], str]:
         data = _decode_cursor(after)
@@ -302,7 +330,7 @@ class EntitiesQuery:
             source = source.outerjoin(alias, _sort_join_condition(alias, field, _fe.c.entity_id))
             sort_columns.append((alias.c.value, _check_direction(direction)))
         statement = sa.select(
-            _fe.c.entity_id, _document(fields), *(col for col, _ in sort_columns)
+            _fe.c.entity_id, self._projection(fields)[0], *(col for col, _ in sort_columns)
         ).select_from(source)
         if filter is not None:
             statement = statement.where(_fe.c.entity_id.in_(filter_to_id_select(filter)))
@@ -629,14 +657,15 @@ class EntitiesQuery:
         wanted = [normalize_ref(ref) for ref in refs]
         unique = list(dict.fromkeys(wanted))
         found: dict[str, bytes] = {}
+        column, render = self._projection(fields)
         with self._engine.connect() as connection:
             for start in range(0, len(unique), REFS_CHUNK_SIZE):
                 chunk = unique[start : start + REFS_CHUNK_SIZE]
-                statement = sa.select(_fe.c.entity_ref, _document(fields)).where(_fe.c.entity_ref.in_(chunk))
+                statement = sa.select(_fe.c.entity_ref, column).where(_fe.c.entity_ref.in_(chunk))
                 if filter is not None:
                     statement = statement.where(_fe.c.entity_id.in_(filter_to_id_select(filter)))
                 for entity_ref, text in connection.execute(statement):
-                    found[entity_ref] = self._render(text, fields)
+                    found[entity_ref] = render(text)
         return [found.get(ref) for ref in wanted]
 
     def entity_by_ref(self, ref: str) -> bytes | None:
@@ -689,6 +718,21 @@ class EntitiesQuery:
             return text.encode()
         return orjson.dumps(apply_fields(orjson.loads(text), fields))
 
+    def _projection(
+        self, fields: Sequence[str] | None
+    ) -> tuple[ColumnElement[Any], Callable[[str], bytes]]:
+        """What to select for `fields`, and how to turn it into the response's bytes.
+
+        Without fields: the stored document, as is. Within the summary: the summary (or, for
+        entities stitched before summaries existed, the document), parsed and pruned.
+        """
+        if not fields:
+            return _fe.c.final_entity, _encoded
+        if not summary_covers(fields):
+            return _fe.c.final_entity, lambda text: self._render(text, fields)
+        document = sa.func.coalesce(_fe.c.summary, _fe.c.final_entity)
+        return document, lambda text: self._render(text, fields)
+
 
 def original_value_counts(
     connection: sa.Connection, keys: Sequence[str], ids: sa.Select[Any] | None = None
@@ -730,14 +774,8 @@ def original_value_counts(
     return counts
 
 
-def _document(fields: Sequence[str] | None) -> ColumnElement[Any]:
-    """The stored text a projection is taken from: the summary when it covers every field.
-
-    Entities stitched before summaries existed have none and fall back to their document.
-    """
-    if fields and summary_covers(fields):
-        return sa.func.coalesce(_fe.c.summary, _fe.c.final_entity)
-    return _fe.c.final_entity
+def _encoded(text: str) -> bytes:
+    return text.encode()
 
 
 def _no_smaller_value(alias: sa.FromClause, key: str) -> list[ColumnElement[bool]]:

@@ -44,9 +44,11 @@ def apply_fields(entity: Mapping[str, Any], fields: Sequence[str]) -> dict[str, 
         parts = field.split(".")
         node: Any = entity
         for part in parts:
-            if isinstance(node, Mapping) and part in node:
+            # exact type checks first: parsed JSON is plain dicts and lists, and an ABC
+            # isinstance check costs more than the rest of the walk
+            if (type(node) is dict or isinstance(node, Mapping)) and part in node:
                 node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            elif type(node) is list and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
             else:
                 break

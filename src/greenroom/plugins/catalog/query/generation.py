@@ -70,3 +70,48 @@ class GenerationCache:
                 while len(self._results) > self.size:
                     self._results.popitem(last=False)
         return result
+
+
+class GenerationResponses:
+    """Whole response bodies at the newest generation seen, within a byte budget.
+
+    For lists that clients ask for again and again while the catalog is unchanged (every
+    group for an owner picker: thousands of entities, tens of milliseconds to build each
+    time). Only bodies up to `item_bytes` are kept, and at most `total_bytes` in all, least
+    recently used first out, so a large catalog's unpaged listing is never held in memory.
+    """
+
+    def __init__(self, *, item_bytes: int = 1024 * 1024, total_bytes: int = 16 * 1024 * 1024) -> None:
+        self.item_bytes = item_bytes
+        self.total_bytes = total_bytes
+        self._generation: int | None = None
+        self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, generation: int | None, key: Hashable) -> bytes | None:
+        if generation is None:
+            return None
+        with self._lock:
+            if generation != self._generation:
+                return None
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+            return body
+
+    def put(self, generation: int | None, key: Hashable, body: bytes) -> None:
+        if generation is None or len(body) > self.item_bytes:
+            return
+        with self._lock:
+            if self._generation is None or generation > self._generation:
+                self._generation = generation
+                self._bodies.clear()
+                self._size = 0
+            if generation != self._generation or key in self._bodies:
+                return
+            self._bodies[key] = body
+            self._size += len(body)
+            while self._size > self.total_bytes:
+                _, dropped = self._bodies.popitem(last=False)
+                self._size -= len(dropped)
