@@ -50,7 +50,8 @@ PAGE_SIZES = (25, 50, 100)
 MAX_VALUES_PER_FILTER = 50
 MAX_QUERY_LENGTH = 200
 FACET_VISIBLE = 8
-FACET_MAX_SHOWN = 200
+FACET_MAX_SHOWN = 50
+"""Values listed per facet (the most common); a longer list is for narrowing with other filters first."""
 REGISTER_HREF = "/catalog-import"
 
 UserFilter = Literal["all", "owned", "starred"]
