@@ -1,5 +1,5 @@
 """Scale-out: `greenroom serve` plus two `greenroom worker` share processing on PostgreSQL,
-and no entity is ever processed by two processes at the same time."""
+and no entity is ever processed by two processes (or two loop threads of one) at the same time."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ GENERATOR = REPO.parent / "shared" / "compat" / "gen_catalog.py"
 RECORDER = '''
 """A catalog module whose processor logs when each entity's processing starts and ends."""
 import os
+import threading
 import time
 
 from greenroom.core.plugin_api import create_module
@@ -37,7 +38,8 @@ class Recorder(CatalogProcessor):
 
     def _log(self, what, entity):
         with open(f"{LOG}.{os.getpid()}", "a") as handle:
-            handle.write(f"{os.getpid()} {what} {time.time():.6f} {entity_ref_of(entity)}\\n")
+            worker = f"{os.getpid()}/{threading.get_ident()}"
+            handle.write(f"{worker} {what} {time.time():.6f} {entity_ref_of(entity)}\\n")
 
     def pre_process_entity(self, entity, location, emit, origin, cache):
         self._log("start", entity)
@@ -123,22 +125,26 @@ def test_serve_and_two_workers_never_process_one_entity_at_once(
             pytest.fail(f"ingest did not finish: {status}")
     finally:
         stop(serve, *workers)
-    intervals: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
-    per_pid: dict[int, int] = defaultdict(int)
+    # a worker is one loop thread of one process ("pid/thread")
+    intervals: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
+    per_pid: dict[str, int] = defaultdict(int)
+    per_worker: dict[str, int] = defaultdict(int)
     for log in tmp_path.glob("processing.log.*"):
-        open_starts: dict[str, float] = {}
+        open_starts: dict[tuple[str, str], float] = {}
         for line in log.read_text().splitlines():
-            pid, what, at, ref = line.split(" ", 3)
+            worker, what, at, ref = line.split(" ", 3)
             if what == "start":
-                open_starts[ref] = float(at)
-            elif ref in open_starts:
-                intervals[ref].append((int(pid), open_starts.pop(ref), float(at)))
-                per_pid[int(pid)] += 1
+                open_starts[(worker, ref)] = float(at)
+            elif (worker, ref) in open_starts:
+                intervals[ref].append((worker, open_starts.pop((worker, ref)), float(at)))
+                per_pid[worker.split("/")[0]] += 1
+                per_worker[worker] += 1
     assert len(per_pid) >= 2, f"the work was not shared: {dict(per_pid)}"
+    assert len(per_worker) > len(per_pid), f"one loop thread per process did all: {dict(per_worker)}"
     overlaps = []
     for ref, runs in intervals.items():
         runs.sort(key=lambda r: r[1])
-        for (pid_a, _, end_a), (pid_b, start_b, _) in itertools.pairwise(runs):
-            if pid_a != pid_b and start_b < end_a:
+        for (worker_a, _, end_a), (worker_b, start_b, _) in itertools.pairwise(runs):
+            if worker_a != worker_b and start_b < end_a:
                 overlaps.append(ref)
-    assert not overlaps, f"processed by two processes at once: {overlaps[:5]}"
+    assert not overlaps, f"processed by two workers at once: {overlaps[:5]}"

@@ -1,11 +1,11 @@
 """The processing loops: claim due entities, process them, write results, stitch, clean orphans.
 
-Two loop threads per process: one processes (and sweeps orphans), one stitches. Each waits on
-the database most of the time (PostgreSQL works in its own processes; SQLite releases the GIL
-while it writes), so the two overlap: a batch is stitched while the next one is processed.
-Several processes (replicas, `greenroom worker`) share the work the same way: claims are
-atomic, so no entity is processed or stitched by two of them at once. A loop sleeps when idle
-and is woken immediately when new work is queued.
+Two loop threads per process run the same round (process a batch, stitch a batch, sweep
+orphans). Each waits on the database much of the time (PostgreSQL works in its own processes;
+SQLite releases the GIL while it writes), so the two overlap: one computes while the other
+waits. Several processes (replicas, `greenroom worker`) share the work the same way: claims are
+atomic, so no entity is processed or stitched by two loops at once. A loop sleeps when idle and
+is woken immediately when new work is queued. ADR 0010 has the measurements behind this.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 
@@ -40,7 +40,6 @@ class EngineStats:
     rounds: int = 0
     last_error: str | None = None
     busy_seconds: float = 0.0
-    processed_by_thread: dict[str, int] = field(default_factory=dict)
     maintaining: bool = False
     """True while post-load database maintenance (PostgreSQL VACUUM ANALYZE) runs."""
     last_maintenance_seconds: float | None = None
