@@ -718,9 +718,7 @@ class EntitiesQuery:
             return text.encode()
         return orjson.dumps(apply_fields(orjson.loads(text), fields))
 
-    def _projection(
-        self, fields: Sequence[str] | None
-    ) -> tuple[ColumnElement[Any], Callable[[str], bytes]]:
+    def _projection(self, fields: Sequence[str] | None) -> tuple[ColumnElement[Any], Callable[[str], bytes]]:
         """What to select for `fields`, and how to turn it into the response's bytes.
 
         Without fields: the stored document, as is. Within the summary: the summary (or, for
