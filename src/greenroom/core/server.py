@@ -13,6 +13,7 @@ import uvicorn
 
 from greenroom.core.config import LoadedConfig
 from greenroom.core.http.app import create_app
+from greenroom.core.memory import limit_malloc_arenas
 from greenroom.core.runtime import Backend, StartupError
 
 EXIT_STARTUP_FAILED = 4
@@ -44,6 +45,7 @@ def serve(loaded: LoadedConfig, *, host: str | None = None, port: int | None = N
 
     Returns the process exit code: 0 after a clean shutdown, 4 when startup failed.
     """
+    limit_malloc_arenas()
     backend = Backend(loaded, role="all")
     app = create_app(backend)
     listen_host = host or backend.config.get_optional_string("backend.listen.host") or "127.0.0.1"
@@ -91,6 +93,7 @@ def serve(loaded: LoadedConfig, *, host: str | None = None, port: int | None = N
 
 def run_worker(loaded: LoadedConfig) -> int:
     """Start the backend without HTTP and run its background work until SIGINT/SIGTERM."""
+    limit_malloc_arenas()
     backend = Backend(loaded, role="worker")
     stop = threading.Event()
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from greenroom.core.memory import release_free_memory
 from greenroom.plugins.catalog.config import CatalogConfig
 from greenroom.plugins.catalog.processing.orchestrator import Orchestrator, ProcessingOutcome
 from greenroom.plugins.catalog.processing.store import CatalogStore, ClaimedRow, EntityChange
@@ -101,6 +102,7 @@ class ProcessingEngine:
 
     # ------------------------------------------------------------------ work
     def _loop(self) -> None:
+        worked_since_idle = False
         while not self._stop.is_set():
             try:
                 did_work = self.run_once()
@@ -109,7 +111,12 @@ class ProcessingEngine:
                 logger.exception("Catalog processing round failed")
                 did_work = False
                 self._stop.wait(1.0)
-            if not did_work:
+            if did_work:
+                worked_since_idle = True
+            else:
+                if worked_since_idle:  # a burst of batches is over: give its garbage back
+                    release_free_memory()
+                    worked_since_idle = False
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
 
