@@ -198,6 +198,35 @@ def test_postgres_schema_and_search_path(pg_url: str, pg_schema_prefix: str, tmp
     manager.close()
 
 
+@pytest.mark.postgres
+def test_postgres_pings_only_idle_connections_and_replaces_dead_ones(
+    pg_url: str, pg_schema_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = DatabaseManager(
+        {"client": "pg", "connection": pg_url, "prefix": pg_schema_prefix}, data_dir=tmp_path
+    )
+    database = manager.for_plugin("pinged")
+    pings: list[object] = []
+    real_ping = database.engine.dialect.do_ping
+    monkeypatch.setattr(
+        database.engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn)
+    )
+
+    backend_pid = _scalar(database, "SELECT pg_backend_pid()")
+    assert _scalar(database, "SELECT pg_backend_pid()") == backend_pid  # reused at once: no ping
+    assert pings == []
+
+    # The server drops the pooled connection (a restart, an idle timeout) while it sits unused.
+    with sa.create_engine(postgres_url(pg_url)).connect() as admin:
+        assert admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend_pid}).scalar()
+    monkeypatch.setattr("greenroom.core.db.manager.PING_AFTER_IDLE_SECONDS", 0.0)
+    # the next checkout pings, finds it dead and lends a fresh connection: the request succeeds
+    assert _scalar(database, "SELECT 1") == 1
+    assert len(pings) >= 1
+    assert _scalar(database, "SELECT pg_backend_pid()") != backend_pid
+    manager.close()
+
+
 # --- migrations ---------------------------------------------------------------------------------
 
 

@@ -27,6 +27,9 @@ from greenroom.plugins.catalog.tables import (
 _full_text_migration = importlib.import_module(
     "greenroom.plugins.catalog.migrations.versions.0004_full_text_index"
 )
+_trigram_per_key_migration = importlib.import_module(
+    "greenroom.plugins.catalog.migrations.versions.0014_trigram_index_per_key"
+)
 
 
 def engine_fixture() -> Callable[..., Iterator[sa.Engine]]:
@@ -58,7 +61,9 @@ def engine_fixture() -> Callable[..., Iterator[sa.Engine]]:
                 dbapi_connection.commit()
 
         metadata.create_all(created)
-        with created.begin() as connection:  # the trigram index of migration 0004, as in production
+        with (
+            created.begin() as connection
+        ):  # the trigram indexes of migrations 0004 and 0014, as in production
             connection.execute(
                 catalog_generation.insert().values(id=1, value=0, entities=0)
             )  # migration 0007
@@ -66,6 +71,7 @@ def engine_fixture() -> Callable[..., Iterator[sa.Engine]]:
                 _full_text_migration._sqlite_upgrade(connection)
             else:
                 _full_text_migration._postgres_upgrade(connection)
+                _trigram_per_key_migration._postgres_upgrade(connection)
         yield created
         created.dispose()
 

@@ -616,6 +616,28 @@ def test_full_text_through_the_trigram_index_equals_the_scan(
     assert pages(indexed)[0] > 0
 
 
+def test_postgres_full_text_reads_only_the_asked_for_keys_trigram_indexes(
+    engine: sa.Engine, stored: list[dict[str, Any]]
+) -> None:
+    """Names and titles come from their own partial indexes; descriptions are never fetched."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the per-key trigram indexes are PostgreSQL's (SQLite has an FTS5 table)")
+    query = EntitiesQuery(engine)
+    with StatementCounter(engine) as counter:
+        query.query_entities(full_text=("svc", ("metadata.name", "metadata.title")), limit=3)
+    candidates = next(sql for sql in counter.statements if "LIKE" in sql)
+    parameters = counter.parameters[counter.statements.index(candidates)]
+    with engine.connect() as connection:
+        # A test catalog is small enough for a scan (or the key's B-tree range) to be cheaper; with
+        # those ruled out for this transaction's EXPLAIN, what remains is which trigram indexes serve.
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("DROP INDEX search_key_value_entity_original_idx")
+        plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + candidates, parameters))
+        connection.rollback()
+    assert "search_name_trgm_idx" in plan and "search_title_trgm_idx" in plan, plan
+    assert "search_description_trgm_idx" not in plan, plan
+
+
 def test_full_text_index_follows_updates_and_deletes(engine: sa.Engine, stored: list[dict[str, Any]]) -> None:
     query = EntitiesQuery(engine)
     victim = next(e for e in stored if e["metadata"].get("description") == "a pet store 100% real")

@@ -24,12 +24,12 @@ from greenroom.core.errors import InputError
 from greenroom.plugins.catalog.query.fields import apply_fields, summary_covers
 from greenroom.plugins.catalog.query.filters import (
     Filter,
-    escape_like,
     filter_to_id_select,
     filter_to_predicate,
     filter_to_probe,
     intersect_ids,
     parse_predicate,
+    substring_match,
 )
 from greenroom.plugins.catalog.query.generation import (
     GenerationCache,
@@ -71,7 +71,7 @@ TEXT_COLUMNS = {
     "metadata.description": "description",
     "spec.profile.displayname": "display_name",
 }
-"""Search keys the trigram index covers (migration 0004), with their SQLite FTS5 column."""
+"""Search keys the trigram indexes cover (migrations 0004, 0014), with their SQLite FTS5 column."""
 
 _ALWAYS_PRESENT_KEYS = frozenset(
     {"kind", "apiversion", "metadata.name", "metadata.namespace", "metadata.uid", "metadata.etag"}
@@ -475,14 +475,9 @@ class EntitiesQuery:
         keys, needle = _full_text_terms(state.full_text, state.sort_field)
         if len(needle) < 3 or not set(keys) <= set(TEXT_COLUMNS):
             return None  # trigrams need three characters; other fields are not indexed
-        pattern = f"%{escape_like(needle)}%"
         if self._engine.dialect.name == "postgresql":
-            # the partial GIN index answers this LIKE directly and exactly
-            return (
-                sa.select(search.c.entity_id)
-                .where(search.c.key.in_(keys), search.c.value.like(pattern, escape="\\"))
-                .distinct()
-            )
+            # each key's partial GIN index answers its LIKE directly and exactly
+            return sa.select(search.c.entity_id).where(substring_match(keys, needle)).distinct()
         columns = " ".join(TEXT_COLUMNS[key] for key in keys)
         phrase = '"' + needle.replace('"', '""') + '"'
         text = sa.table("search_text", sa.column("rowid"))
@@ -558,7 +553,7 @@ class EntitiesQuery:
                 elif self._engine.dialect.name == "postgresql":
                     found = connection.exec_driver_sql(
                         "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() "
-                        "AND indexname = 'search_value_trgm_idx'"
+                        "AND indexname = 'search_name_trgm_idx'"
                     ).first()
                 else:
                     found = None
@@ -804,14 +799,9 @@ def _full_text_probe(
     full_text: tuple[str, tuple[str, ...] | None], sort_field: str | None, entity_id: ColumnElement[Any]
 ) -> ColumnElement[bool]:
     keys, needle = _full_text_terms(full_text, sort_field)
-    pattern = f"%{escape_like(needle)}%"
     return (
         sa.select(sa.literal(1))
-        .where(
-            search.c.entity_id == entity_id,
-            search.c.key.in_(keys),
-            search.c.value.like(pattern, escape="\\"),
-        )
+        .where(search.c.entity_id == entity_id, substring_match(keys, needle))
         .exists()
     )
 
@@ -841,12 +831,7 @@ def _keys_present(field: str) -> sa.Select[Any]:
 
 def _full_text_ids(full_text: tuple[str, tuple[str, ...] | None], sort_field: str | None) -> sa.Select[Any]:
     keys, needle = _full_text_terms(full_text, sort_field)
-    pattern = f"%{escape_like(needle)}%"
-    matching = sa.select(search.c.entity_id).where(
-        search.c.key.in_(keys) if len(keys) > 1 else search.c.key == keys[0],
-        search.c.value.like(pattern, escape="\\"),
-    )
-    return matching.distinct()
+    return sa.select(search.c.entity_id).where(substring_match(keys, needle)).distinct()
 
 
 def _keyset(

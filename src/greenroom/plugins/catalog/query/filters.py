@@ -263,6 +263,19 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def substring_match(keys: Sequence[str], needle: str) -> ColumnElement[bool]:
+    """Search rows of one of `keys` whose value contains `needle` (already lower-cased).
+
+    One `key = k AND value LIKE` arm per key rather than `key IN (...)`: on PostgreSQL each arm
+    is answered by that key's own partial trigram index (migration 0014), so only rows of the
+    asked-for keys are fetched and rechecked, not every name, title and description that
+    contains the term.
+    """
+    pattern = f"%{escape_like(needle)}%"
+    arms = [sa.and_(search.c.key == key, search.c.value.like(pattern, escape="\\")) for key in keys]
+    return arms[0] if len(arms) == 1 else sa.or_(*arms)
+
+
 def _value_condition(f: FieldMatch) -> ColumnElement[bool] | None:
     """The value part of a field match (values or prefix), None when any value will do."""
     if f.values is not None:

@@ -31,11 +31,11 @@ from greenroom.plugins.catalog.query.filters import (
     AnyOf,
     FieldMatch,
     Filter,
-    escape_like,
     filter_to_id_select,
     filter_to_probe,
     intersect_ids,
     no_entity_ids,
+    substring_match,
 )
 from greenroom.plugins.catalog.query.generation import GenerationCache
 from greenroom.plugins.catalog.service import CatalogService
@@ -312,14 +312,8 @@ def _refs_condition(refs: Sequence[str]) -> Condition:
 
 
 def _text_condition(text: str) -> Condition:
-    pattern = f"%{escape_like(text.lower())}%"
-    return Condition(
-        sa.select(search.c.entity_id)
-        .where(
-            search.c.key.in_(["metadata.name", "metadata.title"]), search.c.value.like(pattern, escape="\\")
-        )
-        .distinct()
-    )
+    matching = substring_match(["metadata.name", "metadata.title"], text.lower())
+    return Condition(sa.select(search.c.entity_id).where(matching).distinct())
 
 
 ERRORS_CONDITION = Condition(sa.select(refresh_state.c.entity_id).where(refresh_state.c.errors != "[]"))

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from greenroom.plugins.catalog.query.filters import escape_like
+from greenroom.plugins.catalog.query.filters import substring_match
 from greenroom.plugins.catalog.service import CatalogService
 from greenroom.plugins.catalog.tables import final_entities, search
 from greenroom.plugins.catalog.ui import UiContext
@@ -55,11 +55,10 @@ class CatalogSearch:
         self.engine = catalog.store.read_engine
 
     def run(self, term: str, *, kind: str | None, page: int) -> dict[str, Any]:
-        pattern = f"%{escape_like(term.lower())}%"
         rank = sa.case((search.c.key == "metadata.name", 0), (search.c.key == "metadata.title", 1), else_=2)
         matches = (
             sa.select(search.c.entity_id, sa.func.min(rank).label("rank"))
-            .where(search.c.key.in_(_KEYS), search.c.value.like(pattern, escape="\\"))
+            .where(substring_match(_KEYS, term.lower()))
             .group_by(search.c.entity_id)
             .subquery("matches")
         )
