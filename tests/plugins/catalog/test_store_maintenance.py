@@ -107,3 +107,25 @@ def test_status_reports_post_load_maintenance(catalog: CatalogHarness) -> None:
         assert isinstance(maintenance["lastSeconds"], float) and maintenance["lastSeconds"] >= 0
     else:
         assert maintenance["lastSeconds"] is None  # SQLite needs none
+
+
+def test_stitch_queue_serves_the_least_recently_changed_first(catalog: CatalogHarness) -> None:
+    """A hub queued again (it gained another relation) goes behind entities that have settled."""
+    store = catalog.service.store
+    # times far ahead of the clock, so the running engine's own claims never reach these rows
+    base = time.time() + 1_000_000
+    hub, settled_a, settled_b = (f"group:default/queued-{name}" for name in ("hub", "a", "b"))
+    with store.engine.begin() as connection:
+        store.mark_for_stitching(connection, [hub], base)  # queued first...
+    with store.engine.begin() as connection:
+        store.mark_for_stitching(connection, [settled_a, settled_b], base + 1)
+    with store.engine.begin() as connection:
+        store.mark_for_stitching(connection, [hub], base + 5)  # the hub changes again
+    # all three are due; a batch of two takes the two that settled first
+    assert {ref for ref, _ in store.claim_stitch(2, base + 5, timeout=60)} == {settled_a, settled_b}
+    assert [ref for ref, _ in store.claim_stitch(2, base + 5, timeout=60)] == [hub]
+    assert store.claim_stitch(2, base + 6, timeout=60) == []  # all leased until base + 65
+    # queued again while in flight: due again at the new time
+    with store.engine.begin() as connection:
+        store.mark_for_stitching(connection, [settled_a], base + 10)
+    assert [ref for ref, _ in store.claim_stitch(10, base + 10, timeout=60)] == [settled_a]

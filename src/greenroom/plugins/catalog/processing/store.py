@@ -185,23 +185,25 @@ class CatalogStore:
     def mark_for_stitching(self, conn: sa.Connection, refs: Iterable[str], due_at: float) -> None:
         """Queue refs for stitching at `due_at`; a fresh ticket supersedes a stitch already in flight.
 
-        A ref already queued keeps the earlier of its due times, so changes arriving while it
-        waits are stitched together in one go, and a ref queued again while it is being
-        stitched (its due time is then the stitch's lease) becomes due at `due_at`.
+        A ref queued again takes the new due time: the queue is served least recently changed
+        first, so a hub that keeps gaining relations during a bulk load (a group whose components
+        are still being processed) waits behind the entities that have settled and is stitched
+        once for many changes instead of once per batch. Nothing waits longer than the backlog
+        ahead of it, and a ref queued again while it is being stitched (its due time is then the
+        stitch's lease) becomes due at `due_at`.
         """
         unique = sorted(set(refs))
         ticket = uuid.uuid4().hex  # one per call is enough: a ticket only has to differ from the last one
-        earlier = "LEAST" if self.dialect == "postgresql" else "min"
         self._executemany(
             conn,
             "INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) VALUES (?, ?, ?) "
             "ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, "
-            f"next_stitch_at = {earlier}(stitch_queue.next_stitch_at, excluded.next_stitch_at)",
+            "next_stitch_at = excluded.next_stitch_at",
             [(ref, ticket, due_at) for ref in unique],
             postgres="INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) "
             "SELECT * FROM unnest(%b::text[], %b::text[], %b::float8[]) "
             "ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, "
-            "next_stitch_at = LEAST(stitch_queue.next_stitch_at, excluded.next_stitch_at)",
+            "next_stitch_at = excluded.next_stitch_at",
         )
 
     # ------------------------------------------------------------------ ingestion

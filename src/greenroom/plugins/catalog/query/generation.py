@@ -76,12 +76,13 @@ class GenerationResponses:
     """Whole response bodies at the newest generation seen, within a byte budget.
 
     For lists that clients ask for again and again while the catalog is unchanged (every
-    group for an owner picker: thousands of entities, tens of milliseconds to build each
-    time). Only bodies up to `item_bytes` are kept, and at most `total_bytes` in all, least
-    recently used first out, so a large catalog's unpaged listing is never held in memory.
+    group for an owner picker: 40,000 groups and 2.8 MB as names and kinds in a million-entity
+    catalog, 0.4 s to build each time). Only bodies up to `item_bytes` are kept, and at most
+    `total_bytes` in all, least recently used first out, so a large catalog's unpaged listing
+    is never held in memory.
     """
 
-    def __init__(self, *, item_bytes: int = 1024 * 1024, total_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, *, item_bytes: int = 4 * 1024 * 1024, total_bytes: int = 16 * 1024 * 1024) -> None:
         self.item_bytes = item_bytes
         self.total_bytes = total_bytes
         self._generation: int | None = None
