@@ -616,6 +616,33 @@ def test_full_text_through_the_trigram_index_equals_the_scan(
     assert pages(indexed)[0] > 0
 
 
+def test_full_text_with_more_matches_than_fit_in_memory_is_found_once_per_generation(
+    engine: sa.Engine, stored: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the in-memory limit the page comes from SQL; later requests skip the doomed first read."""
+    monkeypatch.setattr("greenroom.plugins.catalog.query.entities.TEXT_MATCHES_IN_MEMORY", 2)
+    query = EntitiesQuery(engine)
+    scanning = EntitiesQuery(engine)
+    scanning._text_index = False
+    asked = {"full_text": ("svc", ("metadata.name",)), "limit": 3, "filter": None}
+    expected = scanning.query_entities(**asked)
+    with StatementCounter(engine) as first:
+        page = query.query_entities(**asked)
+    with StatementCounter(engine) as again:
+        repeated = query.query_entities(**asked)
+    for got in (page, repeated):
+        assert (got.total_items, _uids(got.items)) == (expected.total_items, _uids(expected.items))
+    assert expected.total_items > 2
+
+    def reading_matches(statements: list[str]) -> list[str]:
+        return [sql for sql in statements if " LIKE " in sql or " MATCH " in sql]
+
+    # the first request reads matches three times (in-memory attempt, count, page); a repeat
+    # only for its page: too many for memory and the total are both known at this generation
+    assert len(reading_matches(first.statements)) == 3, first.statements
+    assert len(reading_matches(again.statements)) == 1, again.statements
+
+
 def test_postgres_full_text_reads_only_the_asked_for_keys_trigram_indexes(
     engine: sa.Engine, stored: list[dict[str, Any]]
 ) -> None:
