@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from .conftest import CatalogHarness, component
@@ -111,9 +112,9 @@ def test_status_reports_post_load_maintenance(catalog: CatalogHarness) -> None:
 
 def test_stitch_queue_serves_the_least_recently_changed_first(catalog: CatalogHarness) -> None:
     """A hub queued again (it gained another relation) goes behind entities that have settled."""
+    catalog.service.engine.stop()  # its rounds would claim or release these rows
     store = catalog.service.store
-    # times far ahead of the clock, so the running engine's own claims never reach these rows
-    base = time.time() + 1_000_000
+    base = time.time()
     hub, settled_a, settled_b = (f"group:default/queued-{name}" for name in ("hub", "a", "b"))
     with store.engine.begin() as connection:
         store.mark_for_stitching(connection, [hub], base)  # queued first...
@@ -129,3 +130,43 @@ def test_stitch_queue_serves_the_least_recently_changed_first(catalog: CatalogHa
     with store.engine.begin() as connection:
         store.mark_for_stitching(connection, [settled_a], base + 10)
     assert [ref for ref, _ in store.claim_stitch(10, base + 10, timeout=60)] == [settled_a]
+
+
+def test_held_restitches_wait_for_release_and_never_delay_a_queued_ref(catalog: CatalogHarness) -> None:
+    from greenroom.plugins.catalog.processing.store import RESTITCH_HOLD_SECONDS
+
+    catalog.service.engine.stop()  # its rounds would claim or release these rows
+    store = catalog.service.store
+    base = time.time()
+    hub, queued = "group:default/held-hub", "component:default/held-queued"
+    with store.engine.begin() as connection:
+        store.mark_for_stitching(connection, [queued], base)
+    with store.engine.begin() as connection:
+        store.mark_for_stitching(connection, [hub, queued], base, held=True)
+    # the hub waits; the ref that was already due stays due
+    assert [ref for ref, _ in store.claim_stitch(10, base, timeout=60)] == [queued]
+    assert store.claim_stitch(10, base + 59, timeout=60) == []  # the queued one is leased meanwhile
+    assert RESTITCH_HOLD_SECONDS > 59
+    # released (the processing backlog drained): due now, and leases are left alone
+    assert store.release_held_stitches(base + 1, stitch_timeout=60) == 1
+    assert store.release_held_stitches(base + 1, stitch_timeout=60) == 0
+    assert [ref for ref, _ in store.claim_stitch(10, base + 1, timeout=60)] == [hub]
+    # held again while being stitched: held (released with the rest), not left to its lease
+    with store.engine.begin() as connection:
+        store.mark_for_stitching(connection, [hub], base + 2, held=True, stitch_timeout=60)
+    assert store.release_held_stitches(base + 3, stitch_timeout=60) == 1
+    assert [ref for ref, _ in store.claim_stitch(10, base + 3, timeout=60)] == [hub]
+
+
+@pytest.mark.parametrize("catalog", [{"processingBatchSize": 1}], indirect=True)
+def test_hubs_get_every_relation_when_their_restitches_were_held(catalog: CatalogHarness) -> None:
+    """One entity per batch: every batch is full, so each owner restitch is held until the end."""
+    group = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n"
+    documents = [group] + [component(f"svc-{i}") for i in range(6)]
+    catalog.register(catalog.write("catalog-info.yaml", "---\n".join(documents)))
+    catalog.settle()
+    owner = catalog.entity("group:default/team-a")
+    assert owner is not None
+    owned = sorted(r["targetRef"] for r in owner["relations"] if r["type"] == "ownerOf")
+    assert owned == [f"component:default/svc-{i}" for i in range(6)]
+    assert catalog.service.store.queue_depths(time.time())["stitching"] == 0

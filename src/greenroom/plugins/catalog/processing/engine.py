@@ -128,11 +128,15 @@ class ProcessingEngine:
             self.stats.rounds += 1
         try:
             processed = self.process_batch()
+            processing_backlog = processed >= self.batch_size
+            if not processing_backlog:
+                # restitches held while the backlog was processed are due now
+                self.store.release_held_stitches(time.time(), self.stitch_timeout)
             # While a full backlog of processing remains, stitching now would be redone when the
             # rest of the relations arrive; stitch once the backlog drains (or it grows large).
             backlog = (
-                processed >= self.batch_size
-                and self.store.stitch_backlog(STITCH_BACKLOG_LIMIT) < STITCH_BACKLOG_LIMIT
+                processing_backlog
+                and self.store.stitch_backlog(STITCH_BACKLOG_LIMIT, time.time()) < STITCH_BACKLOG_LIMIT
             )
             stitched = 0 if backlog else self.stitch_batch()
             swept = self.sweep_orphans(force=force_sweep)
@@ -168,7 +172,12 @@ class ProcessingEngine:
             outcomes.append((row, outcome))
         self._count(processed=len(rows))
         try:
-            changed = self.store.write_outcomes(outcomes, time.time())
+            changed = self.store.write_outcomes(
+                outcomes,
+                time.time(),
+                hold_restitches=len(rows) >= self.batch_size,
+                stitch_timeout=self.stitch_timeout,
+            )
         except Exception:
             # give the batch back at once rather than holding it for a whole processing interval
             self.store.release_claims([row.entity_id for row in rows], time.time())

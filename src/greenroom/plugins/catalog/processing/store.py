@@ -35,6 +35,14 @@ logger = logging.getLogger("greenroom.catalog.processing")
 
 CHUNK = 500
 QUEUE_COUNT_LIMIT = 10_000
+RESTITCH_HOLD_SECONDS = 300.0
+"""How long a held restitch may wait for the processing backlog to drain (then it is due anyway).
+
+While a bulk load is being processed, each batch of components changes the relations of groups,
+systems and APIs that may already be stitched; at 1M entities that restitched hubs so often that
+stitches outnumbered entities almost two to one. Held, a hub waits until the backlog drains (the
+engine then releases every held restitch) or this long at most, so a catalog that is always
+behind still sees its hubs' relations within five minutes."""
 """Status queue depths are counted up to this many."""
 ESTIMATE_KNOWN_ABOVE = 20_000
 """Above this many entities PostgreSQL's live-row statistic stands in for counting `refresh_state`."""
@@ -182,29 +190,69 @@ class CatalogStore:
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
             )
 
-    def mark_for_stitching(self, conn: sa.Connection, refs: Iterable[str], due_at: float) -> None:
+    def mark_for_stitching(
+        self,
+        conn: sa.Connection,
+        refs: Iterable[str],
+        due_at: float,
+        *,
+        held: bool = False,
+        stitch_timeout: float = 60.0,
+    ) -> None:
         """Queue refs for stitching at `due_at`; a fresh ticket supersedes a stitch already in flight.
 
         A ref queued again takes the new due time: the queue is served least recently changed
-        first, so a hub that keeps gaining relations during a bulk load (a group whose components
-        are still being processed) waits behind the entities that have settled and is stitched
-        once for many changes instead of once per batch. Nothing waits longer than the backlog
-        ahead of it, and a ref queued again while it is being stitched (its due time is then the
-        stitch's lease) becomes due at `due_at`.
+        first, so an entity that keeps changing waits behind those that have settled. A ref
+        queued again while it is being stitched (its due time is then the stitch's lease)
+        becomes due at `due_at`.
+
+        `held`: a restitch that may wait while a bulk load is being processed (see
+        `RESTITCH_HOLD_SECONDS`). It never delays a ref that is waiting to be stitched, nor one
+        already held; a ref being stitched (due at the end of its lease) is held rather than
+        left to wait for its lease to run out.
         """
         unique = sorted(set(refs))
         ticket = uuid.uuid4().hex  # one per call is enough: a ticket only has to differ from the last one
+        if held:
+            # Leases end at most `stitch_timeout` after their claim, held rows at least `hold`
+            # after their mark; halfway between tells them apart even when this transaction's
+            # `due_at` is older than a claim made while it ran.
+            hold = max(RESTITCH_HOLD_SECONDS, 4 * stitch_timeout)
+            lease_from, lease_until = float(due_at), float(due_at + hold / 2)
+            due_at += hold
+            earlier = "LEAST" if self.dialect == "postgresql" else "min"
+            current = "stitch_queue.next_stitch_at"
+            # the bounds are floats made here, not input: safe to write into the statement
+            new_due = (
+                f"CASE WHEN {current} > {lease_from!r} AND {current} <= {lease_until!r} "
+                f"THEN excluded.next_stitch_at ELSE {earlier}({current}, excluded.next_stitch_at) END"
+            )
+        else:
+            new_due = "excluded.next_stitch_at"
         self._executemany(
             conn,
             "INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, "
-            "next_stitch_at = excluded.next_stitch_at",
+            f"ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, next_stitch_at = {new_due}",
             [(ref, ticket, due_at) for ref in unique],
             postgres="INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) "
             "SELECT * FROM unnest(%b::text[], %b::text[], %b::float8[]) "
-            "ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, "
-            "next_stitch_at = excluded.next_stitch_at",
+            f"ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, next_stitch_at = {new_due}",
         )
+
+    def release_held_stitches(self, now: float, stitch_timeout: float) -> int:
+        """Make held restitches due now (the processing backlog has drained). Returns how many.
+
+        Held rows are those due later than any lease can run (`now + stitch_timeout`); a held
+        row due sooner than that becomes due by itself. A read finds whether there are any
+        first, so an idle loop does not take the write lock for nothing every round.
+        """
+        sq = t.stitch_queue
+        held = sq.c.next_stitch_at > now + stitch_timeout
+        with self.read_engine.connect() as conn:
+            if conn.execute(sa.select(sq.c.entity_ref).where(held).limit(1)).first() is None:
+                return 0
+        with self.engine.begin() as conn:
+            return int(conn.execute(sq.update().where(held).values(next_stitch_at=now)).rowcount)
 
     # ------------------------------------------------------------------ ingestion
     def upsert_entities(
@@ -570,11 +618,38 @@ class CatalogStore:
                     .values(next_update_at=now)
                 )
 
-    def write_outcomes(self, outcomes: Sequence[tuple[ClaimedRow, ProcessingOutcome]], now: float) -> int:
-        """Store processing results; unchanged results write nothing. Returns rows changed."""
-        return int(retry_on_deadlock(lambda: self._write_outcomes(outcomes, now)))
+    def write_outcomes(
+        self,
+        outcomes: Sequence[tuple[ClaimedRow, ProcessingOutcome]],
+        now: float,
+        *,
+        hold_restitches: bool = False,
+        stitch_timeout: float = 60.0,
+    ) -> int:
+        """Store processing results; unchanged results write nothing. Returns rows changed.
 
-    def _write_outcomes(self, outcomes: Sequence[tuple[ClaimedRow, ProcessingOutcome]], now: float) -> int:
+        The processed entities are queued for stitching at once. Other entities whose relations
+        changed (the group that owns a processed component, its system, its APIs) are restitches
+        of entities that may already be visible; with `hold_restitches` (more processing is
+        waiting) they are held, so that a hub is rewritten once its members are processed
+        instead of after every batch that touches it.
+        """
+        return int(
+            retry_on_deadlock(
+                lambda: self._write_outcomes(
+                    outcomes, now, hold_restitches=hold_restitches, stitch_timeout=stitch_timeout
+                )
+            )
+        )
+
+    def _write_outcomes(
+        self,
+        outcomes: Sequence[tuple[ClaimedRow, ProcessingOutcome]],
+        now: float,
+        *,
+        hold_restitches: bool = False,
+        stitch_timeout: float = 60.0,
+    ) -> int:
         changed: list[tuple[ClaimedRow, ProcessingOutcome, str]] = []
         caches: list[tuple[ClaimedRow, ProcessingOutcome]] = []  # a new processor cache (e.g. etags)
         for row, outcome in outcomes:
@@ -609,7 +684,11 @@ class CatalogStore:
                 stitch.update(r.entity_ref for r, _, _ in failed)
             if succeeded:
                 stitch |= self._write_successes(conn, succeeded, now)
-            self.mark_for_stitching(conn, stitch, now)
+            processed = {r.entity_ref for r, _, _ in changed}
+            self.mark_for_stitching(conn, stitch & processed, now)
+            self.mark_for_stitching(
+                conn, stitch - processed, now, held=hold_restitches, stitch_timeout=stitch_timeout
+            )
         return len(changed)
 
     def _superseding_claims(self, conn: sa.Connection, rows: Sequence[ClaimedRow]) -> set[str]:
@@ -1307,10 +1386,11 @@ class CatalogStore:
                 conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
         return True
 
-    def stitch_backlog(self, limit: int) -> int:
-        """Queued stitches, counted up to `limit` (the engine only asks whether the backlog is large)."""
+    def stitch_backlog(self, limit: int, now: float) -> int:
+        """Due stitches, counted up to `limit` (the engine only asks whether the backlog is large)."""
+        sq = t.stitch_queue
         with self.read_engine.connect() as conn:
-            return _count_up_to(conn, sa.select(t.stitch_queue.c.entity_ref), limit)
+            return _count_up_to(conn, sa.select(sq.c.entity_ref).where(sq.c.next_stitch_at <= now), limit)
 
     def queue_depths(self, now: float, limit: int = QUEUE_COUNT_LIMIT) -> dict[str, int]:
         """Pending processing and stitching, each counted up to `limit`.
