@@ -142,7 +142,7 @@ def test_held_restitches_wait_for_release_and_never_delay_a_queued_ref(catalog: 
     with store.engine.begin() as connection:
         store.mark_for_stitching(connection, [queued], base)
     with store.engine.begin() as connection:
-        store.mark_for_stitching(connection, [hub, queued], base, held=True)
+        store.mark_for_stitching(connection, [], base, held=[hub, queued])
     # the hub waits; the ref that was already due stays due
     assert [ref for ref, _ in store.claim_stitch(10, base, timeout=60)] == [queued]
     assert store.claim_stitch(10, base + 59, timeout=60) == []  # the queued one is leased meanwhile
@@ -153,7 +153,7 @@ def test_held_restitches_wait_for_release_and_never_delay_a_queued_ref(catalog: 
     assert [ref for ref, _ in store.claim_stitch(10, base + 1, timeout=60)] == [hub]
     # held again while being stitched: held (released with the rest), not left to its lease
     with store.engine.begin() as connection:
-        store.mark_for_stitching(connection, [hub], base + 2, held=True, stitch_timeout=60)
+        store.mark_for_stitching(connection, [], base + 2, held=[hub], stitch_timeout=60)
     assert store.release_held_stitches(base + 3, stitch_timeout=60) == 1
     assert [ref for ref, _ in store.claim_stitch(10, base + 3, timeout=60)] == [hub]
 

@@ -196,7 +196,7 @@ class CatalogStore:
         refs: Iterable[str],
         due_at: float,
         *,
-        held: bool = False,
+        held: Iterable[str] = (),
         stitch_timeout: float = 60.0,
     ) -> None:
         """Queue refs for stitching at `due_at`; a fresh ticket supersedes a stitch already in flight.
@@ -206,34 +206,40 @@ class CatalogStore:
         queued again while it is being stitched (its due time is then the stitch's lease)
         becomes due at `due_at`.
 
-        `held`: a restitch that may wait while a bulk load is being processed (see
-        `RESTITCH_HOLD_SECONDS`). It never delays a ref that is waiting to be stitched, nor one
-        already held; a ref being stitched (due at the end of its lease) is held rather than
-        left to wait for its lease to run out.
+        `held` refs are restitches that may wait while a bulk load is being processed (see
+        `RESTITCH_HOLD_SECONDS`). A held mark never delays a ref that is waiting to be stitched,
+        nor one already held; a ref being stitched (due at the end of its lease) is held rather
+        than left to wait for its lease to run out. A ref in both sets is not held.
+
+        One statement over all refs in order: concurrent transactions (loop threads, workers)
+        then lock queue rows in the same order and cannot deadlock on them.
         """
-        unique = sorted(set(refs))
+        now_refs = set(refs)
+        held_refs = set(held) - now_refs
+        if not now_refs and not held_refs:
+            return
         ticket = uuid.uuid4().hex  # one per call is enough: a ticket only has to differ from the last one
-        if held:
-            # Leases end at most `stitch_timeout` after their claim, held rows at least `hold`
-            # after their mark; halfway between tells them apart even when this transaction's
-            # `due_at` is older than a claim made while it ran.
-            hold = max(RESTITCH_HOLD_SECONDS, 4 * stitch_timeout)
-            lease_from, lease_until = float(due_at), float(due_at + hold / 2)
-            due_at += hold
-            earlier = "LEAST" if self.dialect == "postgresql" else "min"
-            current = "stitch_queue.next_stitch_at"
-            # the bounds are floats made here, not input: safe to write into the statement
-            new_due = (
-                f"CASE WHEN {current} > {lease_from!r} AND {current} <= {lease_until!r} "
-                f"THEN excluded.next_stitch_at ELSE {earlier}({current}, excluded.next_stitch_at) END"
-            )
-        else:
-            new_due = "excluded.next_stitch_at"
+        # Leases end at most `stitch_timeout` after their claim, held rows at least `hold` after
+        # their mark; halfway between tells them apart even when this transaction's `due_at`
+        # is older than a claim made while it ran. The bounds are floats made here, not input,
+        # so they are safe to write into the statement.
+        hold = max(RESTITCH_HOLD_SECONDS, 4 * stitch_timeout)
+        lease_from, lease_until = float(due_at), float(due_at + hold / 2)
+        earlier = "LEAST" if self.dialect == "postgresql" else "min"
+        current = "stitch_queue.next_stitch_at"
+        new_due = (
+            f"CASE WHEN excluded.next_stitch_at <= {lease_until!r} THEN excluded.next_stitch_at "  # not held
+            f"WHEN {current} > {lease_from!r} AND {current} <= {lease_until!r} THEN excluded.next_stitch_at "
+            f"ELSE {earlier}({current}, excluded.next_stitch_at) END"
+        )
+        rows = sorted(
+            [(ref, ticket, due_at) for ref in now_refs] + [(ref, ticket, due_at + hold) for ref in held_refs]
+        )
         self._executemany(
             conn,
             "INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) VALUES (?, ?, ?) "
             f"ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, next_stitch_at = {new_due}",
-            [(ref, ticket, due_at) for ref in unique],
+            rows,
             postgres="INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) "
             "SELECT * FROM unnest(%b::text[], %b::text[], %b::float8[]) "
             f"ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, next_stitch_at = {new_due}",
@@ -685,9 +691,13 @@ class CatalogStore:
             if succeeded:
                 stitch |= self._write_successes(conn, succeeded, now)
             processed = {r.entity_ref for r, _, _ in changed}
-            self.mark_for_stitching(conn, stitch & processed, now)
+            others = stitch - processed
             self.mark_for_stitching(
-                conn, stitch - processed, now, held=hold_restitches, stitch_timeout=stitch_timeout
+                conn,
+                stitch & processed if hold_restitches else stitch,
+                now,
+                held=others if hold_restitches else (),
+                stitch_timeout=stitch_timeout,
             )
         return len(changed)
 
