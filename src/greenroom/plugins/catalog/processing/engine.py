@@ -70,6 +70,7 @@ class ProcessingEngine:
         self._maintenance_lock = threading.Lock()
         self._stitched_since_analyze = 0
         self._active_rounds = 0
+        self._held_restitches = False  # this process queued held restitches since its last release
         self.batch_size = config.processing_batch_size
         self.poll_seconds = config.stitch_poll_seconds()
         self.stitch_timeout = config.stitch_timeout_seconds()
@@ -129,8 +130,10 @@ class ProcessingEngine:
         try:
             processed = self.process_batch()
             processing_backlog = processed >= self.batch_size
-            if not processing_backlog:
-                # restitches held while the backlog was processed are due now
+            if not processing_backlog and self._held_restitches:
+                # restitches held while the backlog was processed are due now (rows another
+                # process held and could not release become due by themselves)
+                self._held_restitches = False
                 self.store.release_held_stitches(time.time(), self.stitch_timeout)
             # While a full backlog of processing remains, stitching now would be redone when the
             # rest of the relations arrive; stitch once the backlog drains (or it grows large).
@@ -182,6 +185,8 @@ class ProcessingEngine:
             # give the batch back at once rather than holding it for a whole processing interval
             self.store.release_claims([row.entity_id for row in rows], time.time())
             raise
+        if changed and len(rows) >= self.batch_size:
+            self._held_restitches = True
         self._count(changed=changed)
         return len(rows)
 

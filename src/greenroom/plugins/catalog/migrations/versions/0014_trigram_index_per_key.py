@@ -29,10 +29,11 @@ TEXT_KEYS = {
 }
 
 
-def _trigram_schema(bind: sa.Connection) -> str | None:
-    """The schema of pg_trgm when this schema has the combined trigram index of migration 0004."""
+def _trigram_schema(bind: sa.Connection, index: str) -> str | None:
+    """The schema of pg_trgm when this schema has `index` (so the trigram indexes are in use)."""
     has_index = bind.exec_driver_sql(
-        "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'search_value_trgm_idx'"
+        "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %(index)s",
+        {"index": index},
     ).first()
     if has_index is None:
         return None
@@ -49,7 +50,7 @@ def upgrade() -> None:
 
 
 def _postgres_upgrade(bind: sa.Connection) -> None:
-    schema = _trigram_schema(bind)
+    schema = _trigram_schema(bind, "search_value_trgm_idx")
     if schema is None:
         return
     for key, suffix in TEXT_KEYS.items():
@@ -64,14 +65,9 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    has_per_key = bind.exec_driver_sql(
-        "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'search_name_trgm_idx'"
-    ).first()
-    if has_per_key is None:
+    schema = _trigram_schema(bind, "search_name_trgm_idx")
+    if schema is None:
         return
-    schema = bind.exec_driver_sql(
-        "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
-    ).scalar_one()
     keys = ", ".join(f"'{key}'" for key in TEXT_KEYS)
     bind.exec_driver_sql(
         f"CREATE INDEX search_value_trgm_idx ON search USING gin (value {schema}.gin_trgm_ops) "
