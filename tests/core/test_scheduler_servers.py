@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ TICKER = '''
 """A plugin whose only job is a global 1-second task that records which process ran it."""
 import os
 import time
+from itertools import pairwise
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -90,8 +92,12 @@ def test_two_servers_run_a_one_second_task_exactly_once_per_interval(
         stop(*processes)
     assert start_count >= 0
     assert 9 <= len(rows) <= 11, rows  # once per second across both processes
-    slots = [int(at) for _, at in rows]
-    assert len(slots) == len(set(slots)), f"two runs in one 1-second slot: {rows}"
+    # Two runs of one interval (both processes claiming the same slot) would start within
+    # milliseconds of each other. `at` is taken inside the task, after a thread start and a
+    # database checkout, so under load it lags its slot by up to a few hundred milliseconds:
+    # consecutive runs may share a wall-clock second, but never come close together.
+    gaps = [later - earlier for (_, earlier), (_, later) in pairwise(rows)]
+    assert min(gaps) > 0.5, f"two runs in one interval: {rows}"
     assert len({pid for pid, _ in rows}) >= 1
 
 
