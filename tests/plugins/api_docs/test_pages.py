@@ -113,6 +113,9 @@ def test_explorer_filters_facets_and_paging(portal: Portal) -> None:
     assert "10 APIs" in searched.text
     empty = portal.client.get("/api-docs?owner=group:default/nobody", headers=HTML)
     assert "No APIs match" in empty.text
+    for owner in ("group:default/team-a", "team-a", "group:team-a", "Default/Team-A"):
+        owned = portal.client.get(f"/api-docs?owner={owner}", headers=HTML)
+        assert "30 APIs" in owned.text, owner
 
 
 def test_explorer_empty_catalog(portal: Portal) -> None:

@@ -99,6 +99,12 @@ def test_index_filters_by_facets_and_counts_under_the_other_filters(catalog: Cat
     assert sorted(_names(html)) == ["svc-a1", "svc-a2", "svc-b"]
     html = catalog.client.get("/catalog?type=service&owner=group:default/team-b").text
     assert _names(html) == ["svc-b"]
+    # an owner written by hand, as the panel shows it or without the namespace, means the group
+    for owner in ("team-b", "group:team-b", "default/team-b", "Group:Default/Team-B"):
+        html = catalog.client.get(f"/catalog?type=service&owner={owner}").text
+        assert _names(html) == ["svc-b"], owner
+        assert 'name="owner" value="group:default/team-b" checked' in html, owner
+    assert _names(catalog.client.get("/catalog?type=service&owner=user:team-b").text) == []
     html = catalog.client.get("/catalog?tag=kafka").text
     assert _names(html) == ["svc-b"]
     html = catalog.client.get("/catalog?lifecycle=experimental").text
@@ -112,6 +118,7 @@ def test_index_filters_by_facets_and_counts_under_the_other_filters(catalog: Cat
     assert counts["type"] == {"service": 2, "library": 1}
     assert counts["owner"] == {"group:default/team-a": 2, "group:default/team-b": 1}
     assert counts["lifecycle"] == {"production": 1, "experimental": 1}
+    assert counts["namespace"] == {"default": 2}  # what the list shows, not the whole kind
     assert {k.value: k.count for k in data.kinds} == {"Component": 5, "Group": 2, "User": 1, "Location": 1}
     assert data.user_counts["all"] == 2
     # A selected value that matches nothing stays listed (count 0), so it can be unticked.

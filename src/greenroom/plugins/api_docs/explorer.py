@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
+from greenroom.plugins.catalog.query.entities import normalize_ref
 from greenroom.plugins.catalog.query.filters import AllOf, FieldMatch, Filter
 from greenroom.plugins.catalog.service import CatalogService
 
@@ -59,7 +60,8 @@ class ExplorerParams:
         return cls(
             types=values("type"),
             lifecycles=values("lifecycle"),
-            owners=values("owner"),
+            # `owner=team-a` and `group:team-a` both name group:default/team-a
+            owners=tuple(dict.fromkeys(normalize_ref(owner, "group") for owner in values("owner"))),
             query=((params.get("q") or [""])[0]).strip()[:MAX_QUERY_CHARS],
             cursor=cursor,
             limit=limit,

@@ -99,28 +99,39 @@ class QueryPage:
     prev_cursor: str | None
 
 
-def normalize_ref(ref: str) -> str:
-    """Lower-case a ref and add the default namespace, matching how `entity_ref` is stored."""
+def normalize_ref(ref: str, default_kind: str | None = None) -> str:
+    """Lower-case a ref and add the default namespace, matching how `entity_ref` is stored.
+
+    With `default_kind`, a ref without a kind (`team-a`, `default/team-a`) gets that kind, as
+    people write owners by hand (`owner=team-a` in a shared link means the group).
+    """
     ref = ref.strip().lower()
     kind, colon, rest = ref.partition(":")
-    if colon and "/" not in rest:
-        return f"{kind}:default/{rest}"
-    return ref
+    if not colon:
+        if default_kind is None:
+            return ref
+        kind, rest = default_kind.lower(), ref
+    if "/" not in rest:
+        rest = f"default/{rest}"
+    return f"{kind}:{rest}"
 
 
 def _encode_cursor(payload: Mapping[str, Any]) -> str:
     return base64.b64encode(orjson.dumps(payload)).decode("ascii")
 
 
-def _decode_cursor(cursor: str) -> dict[str, Any]:
+def _decode_cursor(cursor: str, message: str = "Malformed cursor") -> dict[str, Any]:
     try:
         text = cursor.strip().replace("-", "+").replace("_", "/")
         decoded = orjson.loads(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
     except (binascii.Error, ValueError, orjson.JSONDecodeError) as error:
-        raise InputError("Malformed cursor", cause=error) from error
+        raise InputError(message, cause=error) from error
     if not isinstance(decoded, dict):
-        raise InputError("Malformed cursor")
+        raise InputError(message)
     return decoded
+
+
+_MALFORMED_AFTER = "Malformed cursor in the after parameter (pass on the one a previous response linked to)"
 
 
 def _check_direction(order: str) -> SortOrder:
@@ -305,12 +316,12 @@ class EntitiesQuery:
                 self.responses.put(generation, key, b"".join(kept))
 
     def _decode_after(self, after: str, order_count: int) -> tuple[list[Any], str]:
-        data = _decode_cursor(after)
+        data = _decode_cursor(after, _MALFORMED_AFTER)
         values, entity_id = data.get("v"), data.get("id")
         if not isinstance(values, list) or len(values) != order_count or not isinstance(entity_id, str):
-            raise InputError("Malformed cursor")
+            raise InputError(_MALFORMED_AFTER)
         if not all(value is None or isinstance(value, str) for value in values):
-            raise InputError("Malformed cursor")
+            raise InputError(_MALFORMED_AFTER)
         return values, entity_id
 
     def _ordered_statement(

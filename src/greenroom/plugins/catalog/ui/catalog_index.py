@@ -182,6 +182,8 @@ class IndexState:
         filters: dict[str, tuple[str, ...]] = {}
         for facet in FACETS:
             values = [v.strip()[:200] for v in params.getlist(facet.param) if v and v.strip()]
+            if facet.param == "owner":  # `owner=team-a` and `group:team-a` name group:default/team-a
+                values = [normalize_ref(v, "group") for v in values]
             if values:
                 filters[facet.param] = tuple(dict.fromkeys(values))[:MAX_VALUES_PER_FILTER]
         status = params.get("status") or ""
@@ -543,8 +545,9 @@ class CatalogIndexQuery:
         Search rows are unique per (entity, key, value), so `count(*)` grouped by value counts
         entities, and grouping by the lower-cased `value` keeps every scan inside the covering
         (key, value, entity_id) index: no table lookups, which is what makes 100k entities cheap.
-        Kinds and namespaces are scopes rather than results: kinds count the whole catalog and
-        namespaces the chosen kind, whatever the other filters.
+        Kinds are a scope rather than a result: they count the whole catalog, whatever the
+        filters. Namespaces are counted like any other facet, so that the panel never promises
+        more entities than the list shows.
         """
         parts: list[Any] = []
         parts.append(
@@ -556,19 +559,9 @@ class CatalogIndexQuery:
             .where(search.c.key == "kind", search.c.value.is_not(None))
             .group_by(search.c.value)
         )
-        parts.append(
-            sa.select(search.c.key.label("facet"), search.c.value, sa.func.count())
-            .where(
-                search.c.key == "metadata.namespace",
-                search.c.value.is_not(None),
-                conditions.kind(search.c.entity_id),
-            )
-            .group_by(search.c.key, search.c.value)
-        )
-        filtered = [facet for facet in FACETS if facet.param != "namespace"]
-        unfiltered = [facet for facet in filtered if facet.param not in state.filters]
+        unfiltered = [facet for facet in FACETS if facet.param not in state.filters]
         groups: list[tuple[list[FacetDef], str | None]] = [(unfiltered, None)] if unfiltered else []
-        groups.extend(([facet], facet.param) for facet in filtered if facet.param in state.filters)
+        groups.extend(([facet], facet.param) for facet in FACETS if facet.param in state.filters)
         for members, without in groups:
             parts.append(
                 sa.select(search.c.key.label("facet"), search.c.value, sa.func.count())
