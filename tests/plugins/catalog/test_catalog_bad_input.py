@@ -351,5 +351,13 @@ def test_hostile_query_parameters_are_input_errors(catalog: CatalogHarness) -> N
         response = catalog.client.get(url)
         assert response.status_code == 400, (url, response.text)
         assert response.json()["error"]["name"] == "InputError"
+    repeated = catalog.client.get("/api/catalog/entities?limit=1&limit=2")
+    assert repeated.status_code == 400
+    assert (
+        repeated.json()["error"]["message"]
+        == "Invalid query parameter 'limit': expected one integer, got 2 values"
+    )
+    after = catalog.client.get("/api/catalog/entities?limit=1&after=garbage")
+    assert after.status_code == 400 and "after parameter" in after.json()["error"]["message"]
     predicate = catalog.client.post("/api/catalog/entities/by-query", json={"query": ["not", "an", "object"]})
     assert predicate.status_code == 400

@@ -333,7 +333,9 @@ def test_admin_lists_processing_errors_with_file_and_line(catalog: CatalogHarnes
     assert 'href="/catalog/default/component/half-broken"' in response.text  # visible with an error
     assert re.search(r"broken\.yaml\s+4\s+InputError\s+metadata\.name", page), page
     assert re.search(r"broken\.yaml\s+18\s+InputError\s+spec\.dependsOn\.0", page), page
-    assert "Processing errors (2)" in page
+    assert "Processing errors (2)" in page and "2 errors, in 2 entities or locations." in page
+    overview = text_of(catalog.client.get("/catalog-admin").text)
+    assert "2 entities or locations reported errors" in overview
     filtered = text_of(catalog.client.get("/catalog-admin/errors", params={"q": "ORDERS-DB"}).text)
     assert "half-broken" in filtered and "not valid" not in filtered
     hidden = text_of(catalog.client.get("/catalog-admin/errors", params={"show": "hidden"}).text)

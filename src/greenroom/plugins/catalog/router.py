@@ -48,7 +48,10 @@ _INT_PARAM_BOUND = 2**31 - 1
 
 
 def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
+    given = request.query_params.getlist(name)
+    if len(given) > 1:  # which one was meant is a guess; Backstage refuses the list too
+        raise InputError(f"Invalid query parameter '{name}': expected one integer, got {len(given)} values")
+    raw = given[0] if given else None
     if raw is None or raw == "":
         return None
     try:

@@ -89,7 +89,9 @@ def _parse_filter_set(text: str) -> Filter | None:
         key, equals, value = statement.partition("=")
         key = key.strip()
         if not key:
-            raise InputError(f"Invalid filter, '{statement}' is not a valid statement")
+            raise InputError(
+                f"Invalid filter, '{statement}' is not a valid statement (expected a string on the form a=b or a= or a)"
+            )
         if not equals:
             # A bare key ORed with values of the same key is just "exists".
             values_by_key[key] = None
