@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -10,6 +11,8 @@ import pytest
 
 from greenroom.plugins.catalog.query.fields import apply_fields
 from greenroom.plugins.catalog_graph.graph import (
+    ALL_RELATIONS,
+    MEMBERSHIP_RELATIONS,
     NODE_FIELDS,
     SYSTEM_VIEW_RELATIONS,
     GraphOptions,
@@ -197,9 +200,35 @@ def test_system_view_defaults() -> None:
     options = GraphOptions(root_refs=("system:default/s",), max_depth=1)
     view = options.with_defaults_for("System", relations_given=False, depth_given=False)
     assert view.relations == SYSTEM_VIEW_RELATIONS and view.max_depth == 2
-    assert options.with_defaults_for("Component", relations_given=False, depth_given=False) is options
     given = options.with_defaults_for("domain", relations_given=True, depth_given=True)
     assert given.relations is None and given.max_depth == 1
+
+
+def test_membership_is_left_out_by_default_except_for_groups_and_users() -> None:
+    """From a component, "has member" would pull every member of its owners in one level further."""
+    catalog = FakeCatalog()
+    catalog.relate("component:default/app", "ownedBy", "group:default/team")
+    for i in range(5):
+        catalog.add(f"user:default/u{i}")
+        catalog.entities["group:default/team"]["relations"].append(
+            {"type": "hasMember", "targetRef": f"user:default/u{i}"}
+        )
+        catalog.entities[f"user:default/u{i}"]["relations"].append(
+            {"type": "memberOf", "targetRef": "group:default/team"}
+        )
+    options = GraphOptions(root_refs=("component:default/app",), max_depth=2)
+
+    component = options.with_defaults_for("Component", relations_given=False, depth_given=True)
+    assert component.relations is not None
+    assert set(component.relations) == set(ALL_RELATIONS) - set(MEMBERSHIP_RELATIONS)
+    assert names(build_graph(catalog, component)) == {"app", "team"}
+    assert len(names(build_graph(catalog, options))) == 7  # what the tab used to draw
+
+    for kind in ("Group", "user"):
+        assert options.with_defaults_for(kind, relations_given=False, depth_given=False) == options
+    chosen = replace(options, relations=("ownedBy", "hasMember"))
+    assert chosen.with_defaults_for("Component", relations_given=True, depth_given=True) == chosen
+    assert names(build_graph(catalog, chosen)) == {"app", "team", "u0", "u1", "u2", "u3", "u4"}
 
 
 def test_root_edges_only_draws_a_star() -> None:

@@ -110,7 +110,8 @@ def test_entity_tab_and_system_view(harness: GraphHarness) -> None:
     assert tab.status_code == 200
     assert "Dependencies" in tab.text and "gr-graph-svg" in tab.text
     assert 'action="/catalog/default/component/checkout/graph"' in tab.text
-    assert 'data-ref="group:default/team"' in tab.text  # every relation type by default
+    assert 'data-ref="group:default/team"' in tab.text  # every relation type but membership by default
+    assert '<option value="1" selected>' in tab.text  # neighbours only: small enough to read
 
     system = harness.client.get("/catalog/default/system/shop/graph")
     assert "Architecture view" in system.text
@@ -131,6 +132,36 @@ def test_overview_card(harness: GraphHarness) -> None:
     assert "data-gr-graph-card" in page.text
     assert "gr-graph--compact" in page.text
     assert 'href="/catalog/default/component/cart/graph"' in page.text
+    assert "Open the full graph" in page.text
+
+
+TEAM = "".join(
+    [
+        entity("Component", "app", "type: service\nlifecycle: production\nowner: team"),
+        entity("Group", "team", "type: team\nchildren: []\nmembers: [ann, bob, cem]"),
+        *(entity("User", name, "memberOf: [team]") for name in ("ann", "bob", "cem")),
+    ]
+)
+
+
+def test_tab_defaults_leave_out_team_membership(harness: GraphHarness) -> None:
+    harness.load(TEAM)
+    tab = harness.client.get("/catalog/default/component/app/graph?maxDepth=2").text
+    assert 'data-ref="group:default/team"' in tab
+    assert 'data-ref="user:default/ann"' not in tab
+    assert "Team membership is left out" in tab
+    assert 'value="hasMember">' in tab and 'value="ownedBy" checked>' in tab  # unticked, can be added
+    assert "relations%5B%5D=hasMember" not in tab  # nor in the explorer link
+
+    widened = harness.client.get(
+        "/catalog/default/component/app/graph?maxDepth=2&relations[]=ownedBy&relations[]=hasMember"
+    ).text
+    assert all(f'data-ref="user:default/{name}"' in widened for name in ("ann", "bob", "cem"))
+    assert "Team membership is left out" not in widened
+
+    group = harness.client.get("/catalog/default/group/team/graph").text
+    assert all(f'data-ref="user:default/{name}"' in group for name in ("ann", "bob", "cem"))
+    assert "Team membership is left out" not in group
 
 
 def test_hostile_title_and_description_are_escaped(harness: GraphHarness) -> None:

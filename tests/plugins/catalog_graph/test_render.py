@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
+import greenroom.core.web
 from greenroom.plugins.catalog_graph.graph import GraphOptions, build_graph
 from greenroom.plugins.catalog_graph.layout import layout_graph
 from greenroom.plugins.catalog_graph.render import render_graph_svg
+from greenroom.plugins.catalog_graph.text_metrics import FONT_FAMILY, KIND_STYLE, NAME_STYLE
 from tests.plugins.catalog_graph.test_graph import FakeCatalog
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -115,3 +118,58 @@ def test_every_coordinate_fits_the_view_box() -> None:
         for n in re.findall(r"-?\d+(?:\.\d+)?", d)
     ]
     assert numbers and min(numbers) >= 0 and max(numbers) <= max(width, height)
+
+
+def test_cut_names_keep_the_full_name_in_the_tooltip_and_text_is_clipped_to_the_box() -> None:
+    long_title = "An Extraordinarily Long Component Title That Cannot Fit In Any Box"
+    catalog = FakeCatalog().add("component:default/a", title=long_title)
+    catalog.relate("component:default/a", "dependsOn", "component:default/b")
+    graph = build_graph(catalog, GraphOptions(root_refs=("component:default/a",)))
+    layout = layout_graph(graph, "LR")
+    tree = ET.fromstring(str(render_graph_svg(graph, layout, uid="t", label="x")))
+    assert tree.get("font-family") == FONT_FAMILY
+    link = next(a for a in tree.iter(f"{SVG}a") if a.get("data-ref") == "component:default/a")
+    title = link.find(f"{SVG}title")
+    assert title is not None and (title.text or "").startswith(long_title + "\n")
+    box = link.find(f"{SVG}rect")
+    clip = link.find(f"{SVG}svg")
+    assert box is not None and clip is not None and clip.get("overflow") == "hidden"
+    # The text viewport ends inside the box, so even a wider fallback font cannot cross the border.
+    assert float(clip.get("x", 0)) + float(clip.get("width", 0)) < float(box.get("x", 0)) + float(
+        box.get("width", 0)
+    )
+    name = clip.find(f"{SVG}text[@class='gr-graph-node__name']")
+    kind = clip.find(f"{SVG}text[@class='gr-graph-node__kind']")
+    assert name is not None and kind is not None
+    assert (name.text or "").endswith("…") and long_title.startswith((name.text or "")[:-1])
+    # What is drawn uses the sizes the boxes were measured with.
+    assert float(name.get("font-size", 0)) == NAME_STYLE.size
+    assert name.get("font-weight") == NAME_STYLE.weight
+    assert float(kind.get("font-size", 0)) == KIND_STYLE.size
+
+
+def _css_rules() -> list[tuple[str, str]]:
+    """(selector, declarations) of every rule in the portal's stylesheet, comments removed."""
+    css = (Path(greenroom.core.web.__file__).parent / "static" / "greenroom.css").read_text()
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    return [(selector.strip(), body) for selector, body in re.findall(r"([^{}]*)\{([^{}]*)\}", css)]
+
+
+def test_stylesheet_leaves_the_measured_fonts_alone() -> None:
+    """A CSS font rule on graph text would beat the SVG attributes and break the box sizes."""
+    graph_text = [
+        body
+        for selector, body in _css_rules()
+        if re.search(r"\.gr-graph-(svg|node__name|node__kind|edge__label)\b", selector)
+    ]
+    assert graph_text
+    for body in graph_text:
+        assert not re.search(r"\bfont(-family|-size|-weight)?\s*:", body), body
+
+
+def test_card_svg_scales_into_the_card_instead_of_scrolling() -> None:
+    rules = dict(_css_rules())
+    assert "overflow: hidden" in rules[".gr-graph--compact .gr-graph__viewport"]
+    assert "max-height" in rules[".gr-graph--compact .gr-graph-svg"]
+    svg = ET.fromstring(draw(sample(), "system:default/shop"))
+    assert svg.get("preserveAspectRatio", "").endswith("meet")  # scaled whole, never cropped

@@ -81,6 +81,11 @@ SYSTEM_VIEW_KINDS = frozenset({"system", "domain"})
 SYSTEM_VIEW_RELATIONS: tuple[str, ...] = ("hasPart", "partOf", "dependsOn", "dependencyOf")
 SYSTEM_VIEW_DEPTH = 2
 
+# Team membership is what a Group or User graph is about; from anything else it only pulls in every
+# member of every owning team one level further out, so it is left out unless asked for.
+MEMBERSHIP_RELATIONS: tuple[str, ...] = ("hasMember", "memberOf")
+MEMBERSHIP_KINDS = frozenset({"group", "user"})
+
 
 class EntityLookup(Protocol):
     """The slice of the catalog query service the graph needs (`CatalogService.query`)."""
@@ -108,15 +113,28 @@ class GraphOptions:
     """Draw only relations that touch a root: the compact star the overview card shows."""
 
     def with_defaults_for(self, root_kind: str, *, relations_given: bool, depth_given: bool) -> GraphOptions:
-        """The system/domain view: a System or Domain root shows its parts and their dependencies."""
-        if root_kind.lower() not in SYSTEM_VIEW_KINDS:
-            return self
+        """Defaults that depend on the root's kind, for whatever the request did not choose.
+
+        A System or Domain shows its architecture view (its parts and their dependencies); any
+        other root but a Group or User leaves out team membership.
+        """
+        kind = root_kind.lower()
         options = self
         if not relations_given:
-            options = replace(options, relations=SYSTEM_VIEW_RELATIONS)
-        if not depth_given:
+            options = replace(options, relations=default_relations(kind))
+        if kind in SYSTEM_VIEW_KINDS and not depth_given:
             options = replace(options, max_depth=max(options.max_depth, SYSTEM_VIEW_DEPTH))
         return options
+
+
+def default_relations(root_kind: str) -> tuple[str, ...] | None:
+    """The relation types drawn for a root of this kind when none are chosen (None: every type)."""
+    kind = root_kind.lower()
+    if kind in SYSTEM_VIEW_KINDS:
+        return SYSTEM_VIEW_RELATIONS
+    if kind in MEMBERSHIP_KINDS:
+        return None
+    return tuple(name for name in ALL_RELATIONS if name not in MEMBERSHIP_RELATIONS)
 
 
 @dataclass(frozen=True)
@@ -134,6 +152,11 @@ class GraphNode:
     @property
     def label(self) -> str:
         return self.title or self.name
+
+    @property
+    def kind_line(self) -> str:
+        """The small line above the name: kind, and type when there is one."""
+        return self.kind.lower() + (f" · {self.spec_type}" if self.spec_type else "")
 
 
 @dataclass(frozen=True)

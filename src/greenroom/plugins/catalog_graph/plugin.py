@@ -3,7 +3,8 @@
 Contributes, through public extension points only: the entity tab "Dependencies" (`graph`), the
 overview card "Relations" (depth 1), and the page `/catalog-graph` (nav item "Graph") taking
 Backstage's parameters `rootEntityRefs[]`, `maxDepth`, `kinds[]`, `relations[]`, `direction`,
-`unidirectional` and `mergeRelations`. A System or Domain defaults to its architecture view.
+`unidirectional` and `mergeRelations`. A System or Domain defaults to its architecture view; any
+other entity but a Group or User leaves out team membership unless asked (see `default_relations`).
 """
 
 from __future__ import annotations
@@ -33,11 +34,18 @@ from greenroom.plugins.catalog.ui.registry import (
     EntityTab,
     entity_page_service_ref,
 )
-from greenroom.plugins.catalog_graph.graph import SYSTEM_VIEW_KINDS, normalize_ref
+from greenroom.plugins.catalog_graph.graph import (
+    ALL_RELATIONS,
+    MEMBERSHIP_RELATIONS,
+    SYSTEM_VIEW_KINDS,
+    GraphOptions,
+    normalize_ref,
+)
 from greenroom.plugins.catalog_graph.views import (
     SCRIPT_NAME,
     SCRIPT_URL,
     STATIC_DIR,
+    ParsedOptions,
     apply_root_defaults,
     form_context,
     graph_query,
@@ -50,8 +58,10 @@ PAGE_PATH = "/catalog-graph"
 TAB_ID = "graph"
 CARD_DEPTH = 1
 TAB_DEPTH = 1
-"""An ordinary entity's tab starts with its neighbours; a System or Domain gets depth 2 (its view)."""
+"""An ordinary entity's tab starts with its neighbours, small enough to read without zooming; a
+System or Domain gets depth 2 (its view). The form widens it."""
 PAGE_DEPTH = 2
+"""The explorer is for looking further; it has room, zoom and panning for it."""
 _ARCHITECTURE_LIMIT = 100
 _NO_PARAMS = QueryParams("")
 
@@ -59,6 +69,18 @@ _NO_PARAMS = QueryParams("")
 def _title_for(refs: tuple[str, ...]) -> str:
     shown = ", ".join(humanize_entity_ref(ref) for ref in refs[:3])
     return f"Relations of {shown}" + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
+
+
+def _tab_subtitle(kind: str, parsed: ParsedOptions, options: GraphOptions) -> str:
+    """Say what a default view leaves out, so nobody takes it for the whole picture."""
+    if parsed.relations_given:
+        return "Click an entity to open it."
+    if kind.lower() in SYSTEM_VIEW_KINDS:
+        return f"Architecture view: the parts of this {kind.lower()} and their dependencies. Click an entity to open it."
+    drawn = ALL_RELATIONS if options.relations is None else options.relations
+    if not set(MEMBERSHIP_RELATIONS) & set(drawn):
+        return "Click an entity to open it. Team membership is left out; add it under Relations and depth."
+    return "Click an entity to open it."
 
 
 class CatalogGraphUi:
@@ -73,12 +95,11 @@ class CatalogGraphUi:
 
     def render_tab(self, ctx: EntityContext) -> Markup:
         ref = normalize_ref(ctx.entity_ref)
-        parsed = parse_options(ctx.request.query_params, default_depth=PAGE_DEPTH, root_refs=(ref,))
+        parsed = parse_options(ctx.request.query_params, default_depth=TAB_DEPTH, root_refs=(ref,))
         options = apply_root_defaults(parsed)
         result = render_graph(self.catalog.service.query, options, uid=f"tab-{ref}", label=_title_for((ref,)))
         self._log(result.milliseconds, len(result.graph.nodes), "tab")
         base = entity_href(ref) or ""
-        system_view = ctx.kind.lower() in SYSTEM_VIEW_KINDS
         return self.web.render_fragment(
             "catalog_graph/tab.html",
             {
@@ -87,13 +108,7 @@ class CatalogGraphUi:
                 "action": f"{base}/{TAB_ID}",
                 "customised": bool(ctx.request.query_params),
                 "explore_href": f"{PAGE_PATH}?{graph_query(options)}",
-                "subtitle": (
-                    "Architecture view: the parts of this "
-                    + ctx.kind.lower()
-                    + " and their dependencies. Click an entity to open it."
-                    if system_view and not parsed.relations_given
-                    else "Click an entity to open it."
-                ),
+                "subtitle": _tab_subtitle(ctx.kind, parsed, options),
                 "script_url": SCRIPT_URL,
             },
         )

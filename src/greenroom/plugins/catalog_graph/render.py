@@ -16,6 +16,7 @@ from greenroom.core.web.icons import icon
 from greenroom.core.web.shell import entity_href
 from greenroom.plugins.catalog_graph.graph import RELATION_TITLES, EntityGraph
 from greenroom.plugins.catalog_graph.layout import GraphLayout
+from greenroom.plugins.catalog_graph.text_metrics import EDGE_LABEL_STYLE, FONT_FAMILY, KIND_STYLE, NAME_STYLE
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -31,8 +32,6 @@ KIND_STYLES: dict[str, tuple[str, str]] = {
     "template": ("create", "template"),
     "location": ("docs", "location"),
 }
-NAME_CHARS = 22
-KIND_CHARS = 30
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -41,11 +40,6 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
 )
-
-
-def truncate(text: str, limit: int) -> str:
-    """Shorten to `limit` characters with an ellipsis; the full text stays in titles and labels."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def kind_style(kind: str) -> tuple[str, str]:
@@ -59,11 +53,12 @@ def relation_title(name: str) -> str:
 _env.globals.update(
     icon=icon,
     entity_href=entity_href,
-    truncate=truncate,
     kind_style=kind_style,
     relation_title=relation_title,
-    NAME_CHARS=NAME_CHARS,
-    KIND_CHARS=KIND_CHARS,
+    FONT_FAMILY=FONT_FAMILY,
+    NAME_STYLE=NAME_STYLE,
+    KIND_STYLE=KIND_STYLE,
+    EDGE_LABEL_STYLE=EDGE_LABEL_STYLE,
 )
 
 

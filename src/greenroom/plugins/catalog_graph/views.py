@@ -104,7 +104,7 @@ def parse_options(
 
 
 def apply_root_defaults(parsed: ParsedOptions) -> GraphOptions:
-    """A System or Domain root (the first one) gets the architecture view unless told otherwise."""
+    """Kind-specific defaults of the first root: a System's architecture view, no team membership."""
     options = parsed.options
     if not options.root_refs:
         return options
@@ -141,7 +141,7 @@ def render_graph(
     """Build, lay out and draw; the timing is shown in the page's footer note for operators."""
     started = time.perf_counter()
     graph = build_graph(lookup, options)
-    layout = layout_graph(graph, options.direction)
+    layout = layout_graph(graph, options.direction, compact=compact)
     uid = re.sub(r"[^a-z0-9-]", "-", uid.lower())
     svg = render_graph_svg(graph, layout, uid=uid, label=label, compact=compact)
     return RenderedGraph(graph, layout, svg, options, (time.perf_counter() - started) * 1000)

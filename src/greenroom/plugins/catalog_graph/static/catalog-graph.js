@@ -9,6 +9,9 @@
   var STEP = 1.25;
   var MIN = 0.2;
   var MAX = 4;
+  /* Below this, fitting a wide graph to the width makes its text too small to read: start at this
+     scale instead and let the reader pan or press Fit. */
+  var LEGIBLE = 0.7;
 
   /* Scroll so the highlighted root entity is in view when the graph is taller or wider than its box. */
   function centerOnRoot(viewport, svg) {
@@ -63,6 +66,11 @@
     }
 
     tools.hidden = false;
+    if (width && svg.getBoundingClientRect().width / width < LEGIBLE) {
+      scale = LEGIBLE;
+      apply();
+      centerOnRoot(viewport, svg);
+    }
     tools.addEventListener("click", function (event) {
       var button = event.target.closest("[data-gr-graph-zoom]");
       if (!button) return;
