@@ -23,7 +23,7 @@ apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
   name: zebra-cart
-  description: Holds carts
+  description: Holds carts, written in Java
 spec: {type: service, lifecycle: production, owner: team-a}
 ---
 apiVersion: backstage.io/v1alpha1
@@ -31,6 +31,7 @@ kind: Component
 metadata:
   name: alpha-checkout
   description: Reads the cart before paying
+  tags: [java, payments]
 spec: {type: service, lifecycle: production, owner: team-b}
 ---
 apiVersion: backstage.io/v1alpha1
@@ -75,6 +76,19 @@ def test_search_ranks_name_and_title_before_description_and_escapes(catalog: Cat
     # A hostile term is echoed escaped.
     html = catalog.client.get('/search?q="><script>x()</script>').text
     assert "<script>x()" not in html and "No results for" in html
+
+
+def test_search_finds_a_tag_equal_to_the_term_after_text_matches(catalog: CatalogHarness) -> None:
+    _seed(catalog)
+    html = catalog.client.get("/search?q=JAVA").text
+    order = re.findall(r'class="gr-catalog-search__title" href="([^"]+)"', html)
+    assert order == ["/catalog/default/component/zebra-cart", "/catalog/default/component/alpha-checkout"]
+    assert '<mark class="gr-badge gr-catalog-mark">java</mark>' in html
+    assert '<span class="gr-badge gr-badge--neutral">payments</span>' in html
+    # a tag matches whole, not as a substring (the description still does)
+    html = catalog.client.get("/search?q=jav").text
+    order = re.findall(r'class="gr-catalog-search__title" href="([^"]+)"', html)
+    assert order == ["/catalog/default/component/zebra-cart"]
 
 
 def test_search_empty_states(catalog: CatalogHarness) -> None:

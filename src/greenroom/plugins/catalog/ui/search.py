@@ -1,7 +1,8 @@
 """Search (`/search?q=`): catalog full-text results until a search plugin takes the route over.
 
-Matches are substrings of an entity's name or title (ranked first) or description, found in SQL
-on the `search` index; the shell's search box posts here. Highlighting splits the text into
+Matches are substrings of an entity's name or title (ranked first) or description, or a tag equal
+to the term ("java" finds what is tagged java), found in SQL on the `search` index; the shell's
+search box posts here. Highlighting splits the text into
 plain and matched segments that the template escapes, so no user value is ever marked safe.
 """
 
@@ -25,6 +26,8 @@ ORDER = 30
 PAGE_SIZE = 20
 MAX_TERM_LENGTH = 200
 _KEYS = ("metadata.name", "metadata.title", "metadata.description")
+_TAG_KEY = "metadata.tags"
+MAX_TAGS_SHOWN = 8
 
 
 def highlight(text: str, term: str) -> list[tuple[str, bool]]:
@@ -49,16 +52,27 @@ def highlight(text: str, term: str) -> list[tuple[str, bool]]:
 
 
 class CatalogSearch:
-    """Ranked substring matches: a name match beats a title match beats a description match."""
+    """Ranked matches: a name match beats a title match beats a description match beats a tag."""
 
     def __init__(self, catalog: CatalogService) -> None:
         self.engine = catalog.store.read_engine
 
     def run(self, term: str, *, kind: str | None, page: int) -> dict[str, Any]:
-        rank = sa.case((search.c.key == "metadata.name", 0), (search.c.key == "metadata.title", 1), else_=2)
+        rank = sa.case(
+            (search.c.key == "metadata.name", 0),
+            (search.c.key == "metadata.title", 1),
+            (search.c.key == _TAG_KEY, 3),
+            else_=2,
+        )
+        needle = term.lower()
         matches = (
             sa.select(search.c.entity_id, sa.func.min(rank).label("rank"))
-            .where(substring_match(_KEYS, term.lower()))
+            .where(
+                sa.or_(
+                    substring_match(_KEYS, needle),
+                    sa.and_(search.c.key == _TAG_KEY, search.c.value == needle),
+                )
+            )
             .group_by(search.c.entity_id)
             .subquery("matches")
         )
@@ -112,6 +126,7 @@ def _result(entity: dict[str, Any], term: str) -> dict[str, Any]:
         description = description[:297].rstrip() + "…"
     relations = entity.get("relations") if isinstance(entity.get("relations"), list) else []
     assert isinstance(relations, list)
+    tags = [tag for tag in metadata.get("tags") or [] if isinstance(tag, str)][:MAX_TAGS_SHOWN]
     owners = [
         r["targetRef"]
         for r in relations
@@ -125,6 +140,7 @@ def _result(entity: dict[str, Any], term: str) -> dict[str, Any]:
         "name": highlight(name, term) if title and title != name else [],
         "description": highlight(description, term),
         "owners": owners,
+        "tags": [(tag, tag.lower() == term.lower()) for tag in tags],
     }
 
 
