@@ -424,7 +424,12 @@ def test_fuzz_findings_stay_fixed(
     any_fixture: Fixture, method: str, url: str, body: Any, status: int
 ) -> None:
     client = any_fixture.backend.client
-    response = client.request(method, url, content=None if body is None else orjson.dumps(body))
+    response = client.request(
+        method,
+        url,
+        content=None if body is None else orjson.dumps(body),
+        headers=None if body is None else {"Content-Type": "application/json"},
+    )
     assert response.status_code == status, response.text
     if status >= 400:
         assert set(response.json()) == {"error", "request", "response"}

@@ -51,6 +51,7 @@ def serve(loaded: LoadedConfig, *, host: str | None = None, port: int | None = N
     listen_host = host or backend.config.get_optional_string("backend.listen.host") or "127.0.0.1"
     configured_port = backend.config.get_optional_number("backend.listen.port")
     listen_port = int(port if port is not None else configured_port if configured_port is not None else 7007)
+    app.state.same_site.add_listen_port(listen_port)  # `--port N` opened at localhost:N can post forms
     server = _Server(
         uvicorn.Config(
             app,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 
@@ -259,6 +260,61 @@ def test_cross_site_posts_are_rejected(catalog: CatalogHarness, headers: dict[st
     )
     assert delete.status_code == 403
     assert registered_targets(catalog) == [str(path)]
+
+
+@pytest.mark.parametrize("action", ["unregister", "refresh", "star"])
+def test_cross_site_posts_to_entity_pages_are_rejected(catalog: CatalogHarness, action: str) -> None:
+    catalog.register(catalog.write("svc/catalog-info.yaml", component("victim")))
+    catalog.settle()
+    page = "/catalog/default/component/victim"
+    response = catalog.client.post(
+        f"{page}/{action}",
+        data={"mode": "entity", "confirm": "yes"},
+        headers={"Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["message"].startswith(
+        "Refused a request from another site (https://evil.example)"
+    )
+    assert catalog.entity("component:default/victim") is not None
+    home = catalog.client.post(
+        "/home/starred",
+        data={"entity_ref": "component:default/victim", "starred": "true"},
+        headers={"Sec-Fetch-Site": "cross-site"},
+        follow_redirects=False,
+    )
+    assert home.status_code == 403
+
+
+def test_api_writes_from_another_site_or_without_json_are_refused(catalog: CatalogHarness) -> None:
+    path = catalog.write("svc/catalog-info.yaml", component("api-victim"))
+    body = json.dumps({"type": "file", "target": str(path)})
+    # a "simple" cross-site request: text/plain needs no CORS preflight, so the body type is checked
+    plain = catalog.client.post(
+        "/api/catalog/locations", content=body, headers={"Content-Type": "text/plain"}
+    )
+    assert plain.status_code == 415 and plain.json()["error"]["name"] == "UnsupportedMediaTypeError"
+    foreign = catalog.client.post(
+        "/api/catalog/locations",
+        content=body,
+        headers={"Content-Type": "application/json", "Origin": "https://evil.example"},
+    )
+    assert foreign.status_code == 403 and foreign.json()["error"]["name"] == "NotAllowedError"
+    assert registered_targets(catalog) == []
+    # a script (no Origin) or the portal's own pages, at any of its loopback addresses
+    for headers in ({}, {"Origin": "http://localhost:7007"}, {"Origin": BASE}):
+        dry = catalog.client.post(
+            "/api/catalog/locations?dryRun=true",
+            content=body,
+            headers={"Content-Type": "application/json", **headers},
+        )
+        assert dry.status_code == 201, (headers, dry.text)
+    # reads are never refused
+    assert (
+        catalog.client.get("/api/catalog/entities", headers={"Origin": "https://evil.example"}).status_code
+        == 200
+    )
 
 
 def test_non_form_posts_are_rejected(catalog: CatalogHarness) -> None:

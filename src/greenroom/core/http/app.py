@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 
 from greenroom.core import core_services as cs
 from greenroom.core.errors import GreenroomError, NotFoundError
+from greenroom.core.http.same_site import SameSiteGuard
 from greenroom.core.runtime import Backend
 from greenroom.core.services.logging import request_id_var
 
@@ -89,10 +90,11 @@ def _describe_validation_error(error: RequestValidationError) -> str:
 class GreenroomMiddleware:
     """Request id, body size limit, readiness gate, principal and HTTP metrics in one pass."""
 
-    def __init__(self, app: ASGIApp, backend: Backend, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, backend: Backend, max_body_bytes: int, same_site: SameSiteGuard) -> None:
         self.app = app
         self.backend = backend
         self.max_body_bytes = max_body_bytes
+        self.same_site = same_site
         self.health = backend.get_service(cs.health)
         self.metrics = backend.get_service(cs.root_metrics)
         self.identity = backend.get_service(cs.identity)
@@ -127,6 +129,14 @@ class GreenroomMiddleware:
                     send_with_id,
                     503,
                     error_body(method, url, 503, "ServiceUnavailableError", body.get("message", "Not ready")),
+                )
+                return
+            refusal = self.same_site.refusal(method, path, headers)
+            if refusal is not None:
+                await self._send_json(
+                    send_with_id,
+                    refusal.status,
+                    error_body(method, url, refusal.status, refusal.name, refusal.message),
                 )
                 return
             declared = headers.get("content-length")
@@ -324,5 +334,11 @@ def create_app(backend: Backend) -> FastAPI:
 
     backend.on_started(mount_plugins)
     max_body = int(backend.config.get_optional_number("backend.requestSizeLimit") or 10 * 1024 * 1024)
-    app.add_middleware(GreenroomMiddleware, backend=backend, max_body_bytes=max_body)  # type: ignore[arg-type]
+    app.state.same_site = SameSiteGuard.from_config(backend.config)
+    app.add_middleware(
+        GreenroomMiddleware,  # type: ignore[arg-type]
+        backend=backend,
+        max_body_bytes=max_body,
+        same_site=app.state.same_site,
+    )
     return app

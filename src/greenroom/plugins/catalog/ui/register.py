@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import orjson
 import sqlalchemy as sa
@@ -36,6 +36,7 @@ from greenroom.core.errors import (
     NotAllowedError,
     NotFoundError,
 )
+from greenroom.core.http.same_site import SameSiteGuard
 from greenroom.plugins.catalog import tables as t
 from greenroom.plugins.catalog.locations import Location
 from greenroom.plugins.catalog.model import (
@@ -74,55 +75,30 @@ class FormPostRejected(Exception):
         self.message = message
 
 
-def _origin_of(url: str) -> str | None:
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    if not parts.scheme or not parts.hostname:
-        return None
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    default = {"http": 80, "https": 443}.get(scheme)
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
-
-
-def app_base_url(request: Request) -> str:
-    """`app.baseUrl`: the one origin the portal's own forms are posted from."""
-    backend = getattr(request.app.state, "backend", None)
-    config = getattr(backend, "config", None)
-    value = config.get_optional_string("app.baseUrl") if config is not None else None
-    return str(value or "http://127.0.0.1:7007")
+def _same_site(request: Request) -> SameSiteGuard:
+    guard = getattr(request.app.state, "same_site", None)
+    if isinstance(guard, SameSiteGuard):
+        return guard
+    backend = getattr(request.app.state, "backend", None)  # an app built without create_app
+    return SameSiteGuard.from_config(backend.config) if backend is not None else SameSiteGuard()
 
 
 def check_form_post(request: Request) -> None:
     """Refuse anything but a same-origin urlencoded form post (a cheap CSRF guard).
 
-    Cross-site form posts carry the attacker's `Origin` (or `Sec-Fetch-Site: cross-site`); fetches
-    with a JSON body need a CORS preflight this app never grants. The expected origin is
-    `app.baseUrl`, not the request's Host header, so DNS-rebinding pages are refused as well.
+    The middleware already refuses foreign origins on every write (`core.http.same_site`); this
+    adds the checks a form needs on top, with messages shown on the page: the content type, and
+    a `Referer` from another site when the browser sent no `Origin`.
     """
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != FORM_CONTENT_TYPE:
         raise FormPostRejected(415, f"This page only accepts form posts ({FORM_CONTENT_TYPE}).")
-    expected = _origin_of(app_base_url(request))
-    origin = request.headers.get("origin")
-    if origin is not None:
-        if _origin_of(origin) != expected:
-            raise FormPostRejected(
-                403, f"Refused a form post from another site ({origin}); only {expected} may post here."
-            )
-        return
-    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
-        raise FormPostRejected(403, "Refused a cross-site form post.")
+    guard = _same_site(request)
+    refusal = guard.refusal(request.method, request.url.path, request.headers)
+    if refusal is not None:
+        raise FormPostRejected(refusal.status, refusal.message)
     referer = request.headers.get("referer")
-    if referer and _origin_of(referer) != expected:
+    if request.headers.get("origin") is None and referer and not guard.accepts(referer):
         raise FormPostRejected(403, "Refused a form post from another site; only this portal may post here.")
 
 
