@@ -64,7 +64,8 @@ def test_home_lists_installed_features_and_nav(shell: WebShell) -> None:
         assert feature.title in html
         assert feature.feature_id in html
         assert feature.description in html
-    assert 'href="/api/catalog"' in html
+    # API prefixes are listed, not linked: /api/<plugin> itself is not a page
+    assert "/api/catalog/…" in html and 'href="/api/catalog"' not in html
     assert 'action="/search"' in html and 'name="q"' in html
     links = _nav_links(html)
     assert [re.search(r'href="([^"]+)"', a).group(1) for a in links] == [  # type: ignore[union-attr]
