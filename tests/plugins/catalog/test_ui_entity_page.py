@@ -312,6 +312,9 @@ def test_unregister_only_the_entity(shop: CatalogHarness) -> None:
     assert shop.entity("resource:default/orders-db") is None
     assert shop.entity("component:default/checkout") is not None
     assert len(shop.client.get("/api/catalog/locations").json()) == 1
+    # its file still describes it: the next processing of its location brings it back (as Backstage heals)
+    shop.settle()
+    assert shop.entity("resource:default/orders-db") is not None
 
 
 def test_processing_errors_show_file_and_field(catalog: CatalogHarness) -> None:

@@ -240,7 +240,9 @@ class CatalogService:
                 ).scalar_one_or_none()
                 if ref is None:
                     raise NotFoundError(f"No entity with uid {uid}")
-                return self.store.delete_entities(conn, [ref], time.time())
+                now = time.time()
+                self.store.reprocess_parents_of_deleted(conn, ref, now)
+                return self.store.delete_entities(conn, [ref], now)
 
         # the processing loop may be writing the same rows; a deadlock victim is simply retried
         changes: list[EntityChange] = retry_on_deadlock(delete)

@@ -1284,6 +1284,25 @@ class CatalogStore:
             )
             return True
 
+    def reprocess_parents_of_deleted(self, conn: sa.Connection, entity_ref: str, now: float) -> None:
+        """Make the parents of an entity about to be deleted by hand write their children again.
+
+        As in Backstage (`removeEntityByUid`), a parent whose output did not change would
+        otherwise never write the deleted child back, so the catalog would not heal from an
+        accidental delete. Their result hash is cleared and the location the child came from is
+        read again (not served from the processor cache), at once. Call it before the delete:
+        the child's row says which location that was.
+        """
+        edges = self._parent_edges(conn, [entity_ref])
+        if not edges:
+            return
+        self._forget_cached_reads(conn, edges)
+        conn.execute(
+            t.refresh_state.update()
+            .where(t.refresh_state.c.entity_ref.in_(sorted({parent for parent, _ in edges})))
+            .values(result_hash=CHILD_WAS_DELETED, next_update_at=now)
+        )
+
     @staticmethod
     def _parent_edges(conn: sa.Connection, refs: Sequence[str]) -> list[tuple[str, str]]:
         """(parent, child) for every entity parent of `refs` (provider references excluded)."""
@@ -1458,6 +1477,10 @@ def _count_up_to(conn: sa.Connection, rows: sa.Select[Any], limit: int) -> int:
     return int(
         conn.execute(sa.select(sa.func.count()).select_from(rows.limit(limit).subquery())).scalar_one()
     )
+
+
+CHILD_WAS_DELETED = "child-was-deleted"
+"""The result hash of a parent whose child was deleted by hand: never equal to a real one."""
 
 
 def bump_generation(conn: sa.Connection, entities_delta: int = 0) -> None:
