@@ -89,6 +89,21 @@ def test_bad_value_is_attributed_to_the_file_that_set_it(tmp_path: Path) -> None
     assert str(issues[0]) == "config-1.yaml: backend.listen.port: expected an integer, found 'abc'"
 
 
+def test_the_guest_user_must_be_a_user_entity_ref(tmp_path: Path) -> None:
+    for good in ("user:default/guest", "User:jane", "user:team-ns/jane.doe"):
+        loaded = load(tmp_path, f"auth:\n  providers:\n    guest: {{userEntityRef: '{good}'}}\n")
+        assert validate_config(loaded, CORE_CONFIG_SCHEMAS) == [], good
+    for bad in ("not a ref!!", "group:default/team-a", "guest", "user:"):
+        loaded = load(tmp_path, f"auth:\n  providers:\n    guest: {{userEntityRef: '{bad}'}}\n")
+        issues = validate_config(loaded, CORE_CONFIG_SCHEMAS)
+        assert [(i.path, i.message) for i in issues] == [
+            (
+                "auth.providers.guest.userEntityRef",
+                f"expected a user entity ref such as user:default/guest, found '{bad}'",
+            )
+        ], bad
+
+
 def test_readable_messages_for_enums_unions_bounds_durations_and_missing(tmp_path: Path) -> None:
     loaded = load(
         tmp_path,
@@ -251,7 +266,15 @@ def test_config_json_schema_combines_top_level_keys() -> None:
     schema = config_json_schema({**CORE_CONFIG_SCHEMAS, **SCHEMAS})
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["type"] == "object"
-    assert set(schema["properties"]) == {"app", "organization", "backend", "integrations", "service", "plain"}
+    assert set(schema["properties"]) == {
+        "app",
+        "organization",
+        "backend",
+        "integrations",
+        "auth",
+        "service",
+        "plain",
+    }
     definitions = schema["$defs"]
     backend = definitions[schema["properties"]["backend"]["$ref"].rsplit("/", 1)[1]]
     assert {"baseUrl", "listen", "dataDir", "requestSizeLimit", "database", "cache", "reading"} <= set(

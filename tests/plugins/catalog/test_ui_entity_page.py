@@ -472,7 +472,10 @@ def test_every_builtin_kind_renders(catalog: CatalogHarness, path: str, expected
     for suffix in ("", "/raw"):
         response = catalog.client.get(f"/catalog/default/{path}{suffix}")
         assert response.status_code == 200, (path, suffix, response.text[-2000:])
-    assert expected in catalog.client.get(f"/catalog/default/{path}").text
+    page = catalog.client.get(f"/catalog/default/{path}").text
+    assert expected in page
+    # a template says plainly that it cannot be run here (no scaffolder yet), and only a template
+    assert ("Templates cannot be run yet" in page) == path.startswith("template/")
     system = catalog.client.get("/catalog/default/system/shop").text
     assert 'href="/catalog/default/domain/commerce"' in system
     locations = catalog.client.get("/api/catalog/locations").json()

@@ -8,11 +8,12 @@ Backstage's `@visibility` tag does, so masking and frontend filtering can work o
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError, PydanticUndefined
@@ -213,6 +214,31 @@ class GitlabIntegration(ConfigModel):
     token: str | None = secret_field(None)
 
 
+_USER_REF = re.compile(r"^user:([^:/\s]+/)?[^:/\s]+$", re.IGNORECASE)
+
+
+def _check_user_ref(value: str) -> str:
+    if not _USER_REF.match(value):
+        raise PydanticCustomError("user_ref", "expected a user entity ref such as user:default/guest")
+    return value
+
+
+class GuestProvider(ConfigModel):
+    user_entity_ref: Annotated[
+        str,
+        AfterValidator(_check_user_ref),
+        Field(description="The user every request is served as, e.g. user:default/guest"),
+    ] = "user:default/guest"
+
+
+class AuthProviders(ConfigModel):
+    guest: GuestProvider = Field(default_factory=GuestProvider)
+
+
+class AuthSection(ConfigModel):
+    providers: AuthProviders = Field(default_factory=AuthProviders)
+
+
 class IntegrationsSection(ConfigModel):
     github: list[GithubIntegration] = Field(default_factory=list)
     gitlab: list[GitlabIntegration] = Field(default_factory=list)
@@ -223,4 +249,5 @@ CORE_CONFIG_SCHEMAS: dict[str, type[BaseModel]] = {
     "organization": OrganizationSection,
     "backend": BackendSection,
     "integrations": IntegrationsSection,
+    "auth": AuthSection,
 }
