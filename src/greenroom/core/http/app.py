@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 
 from greenroom.core import core_services as cs
 from greenroom.core.errors import GreenroomError, NotFoundError
+from greenroom.core.http.csp import ContentSecurityPolicy
 from greenroom.core.http.same_site import SameSiteGuard
 from greenroom.core.runtime import Backend
 from greenroom.core.services.logging import request_id_var
@@ -90,11 +91,19 @@ def _describe_validation_error(error: RequestValidationError) -> str:
 class GreenroomMiddleware:
     """Request id, body size limit, readiness gate, principal and HTTP metrics in one pass."""
 
-    def __init__(self, app: ASGIApp, backend: Backend, max_body_bytes: int, same_site: SameSiteGuard) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        backend: Backend,
+        max_body_bytes: int,
+        same_site: SameSiteGuard,
+        csp: ContentSecurityPolicy,
+    ) -> None:
         self.app = app
         self.backend = backend
         self.max_body_bytes = max_body_bytes
         self.same_site = same_site
+        self.csp = csp
         self.health = backend.get_service(cs.health)
         self.metrics = backend.get_service(cs.root_metrics)
         self.identity = backend.get_service(cs.identity)
@@ -113,11 +122,19 @@ class GreenroomMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
+        nonce = self.csp.new_nonce()
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                extra = [(b"x-request-id", request_id.encode())]
+                names = {name.lower(): value for name, value in message["headers"]}
+                if names.get(b"content-type", b"").startswith(b"text/html") and (
+                    b"content-security-policy" not in names
+                ):
+                    extra.append((b"content-security-policy", self.csp.header(nonce).encode()))
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         try:
@@ -159,6 +176,7 @@ class GreenroomMiddleware:
 
             state["principal"] = self.identity.principal_for(StarletteRequest(scope))
             state["request_id"] = request_id
+            state["csp_nonce"] = nonce  # inline <script> tags of this page carry it
             try:
                 await self.app(scope, limited_receive, send_with_id)
             except _BodyTooLarge:
@@ -340,5 +358,6 @@ def create_app(backend: Backend) -> FastAPI:
         backend=backend,
         max_body_bytes=max_body,
         same_site=app.state.same_site,
+        csp=ContentSecurityPolicy.from_config(backend.config),
     )
     return app
