@@ -22,7 +22,9 @@ def test_default_policy_allows_only_the_portals_own_scripts_and_images() -> None
 
 def test_backend_csp_replaces_or_removes_directives_as_in_backstage() -> None:
     policy = _directives(
-        ContentSecurityPolicy({"img-src": ["'self'", "https:"], "frame-ancestors": False, "bad": 3}).header("n")
+        ContentSecurityPolicy({"img-src": ["'self'", "https:"], "frame-ancestors": False, "bad": 3}).header(
+            "n"
+        )
     )
     assert policy["img-src"] == ["'self'", "https:"]
     assert "frame-ancestors" not in policy and "bad" not in policy
