@@ -60,6 +60,23 @@ def test_analyze_previews_entities(catalog: CatalogHarness) -> None:
     assert registered_targets(catalog) == []  # analyzing registers nothing
 
 
+def test_analyze_marks_entities_another_location_already_provides(catalog: CatalogHarness) -> None:
+    catalog.register(catalog.write("all.yaml", component("payments")))
+    catalog.settle()
+    folder = catalog.write("svc/catalog-info.yaml", component("payments") + "---\n" + component("ledger"))
+    page = text_of(analyze(catalog, str(folder.parent)).text)
+    assert "Some entities are already in the catalog" in page
+    assert "1 of these entities is already in the catalog from another location" in page
+    assert re.search(r"payments .*already in the catalog", page) and re.search(r"ledger .*OK", page)
+    same = text_of(analyze(catalog, str(catalog.root / "all.yaml")).text)
+    assert "Already registered" in same  # the very location: nothing to import, no conflict warning
+    covered = catalog.write("copy/catalog-info.yaml", component("payments"))
+    assert "Nothing new to import" in text_of(analyze(catalog, str(covered)).text)
+    # nothing provides them yet: no warning
+    fresh = text_of(analyze(catalog, str(catalog.write("new/catalog-info.yaml", component("fresh")))).text)
+    assert "already in the catalog" not in fresh
+
+
 def test_analyze_flags_validation_problems_with_line(catalog: CatalogHarness) -> None:
     path = catalog.write(
         "bad/catalog-info.yaml",

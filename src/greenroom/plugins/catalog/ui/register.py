@@ -149,6 +149,7 @@ class EntityPreview:
     ref: str
     display_file: str = ""
     problems: list[Problem] = field(default_factory=list)
+    in_catalog: bool = False  # an entity of that ref exists already (from another location)
 
 
 @dataclass
@@ -176,6 +177,10 @@ class Analysis:
     @property
     def entity_problem_count(self) -> int:
         return sum(1 for entity in self.entities if entity.problems)
+
+    @property
+    def in_catalog_count(self) -> int:
+        return sum(1 for entity in self.entities if entity.in_catalog)
 
     def fail(self, name: str, message: str, problems: Iterable[Problem] = ()) -> Analysis:
         self.error_name = name
@@ -377,6 +382,11 @@ def _analyze(catalog: CatalogService, raw: str) -> Analysis:
         for field_path, message in _entity_problems(entity, catalog):
             preview.problems.append(Problem(message, file, lines.line(file, entity, field_path), field_path))
         result.entities.append(preview)
+    if not result.existing:
+        # entities another location already provides: registering this one would make a conflict
+        found = catalog.query.entities_by_refs([preview.ref for preview in result.entities], fields=["kind"])
+        for preview, entity in zip(result.entities, found, strict=True):
+            preview.in_catalog = entity is not None
     result.entities.sort(key=lambda e: (not e.problems, e.kind.lower(), e.namespace, e.name.lower()))
     return result
 
