@@ -385,8 +385,8 @@ def _analyze(catalog: CatalogService, raw: str) -> Analysis:
     if not result.existing:
         # entities another location already provides: registering this one would make a conflict
         found = catalog.query.entities_by_refs([preview.ref for preview in result.entities], fields=["kind"])
-        for preview, entity in zip(result.entities, found, strict=True):
-            preview.in_catalog = entity is not None
+        for preview, stored in zip(result.entities, found, strict=True):
+            preview.in_catalog = stored is not None
     result.entities.sort(key=lambda e: (not e.problems, e.kind.lower(), e.namespace, e.name.lower()))
     return result
 
