@@ -102,12 +102,6 @@ LINK_ICONS = {
     "alert": "warning",
     "warning": "warning",
 }
-LIFECYCLE_VARIANTS = {
-    "production": "success",
-    "experimental": "warning",
-    "deprecated": "danger",
-    "development": "info",
-}
 FLASH_MESSAGES = {
     "refreshed": ("success", "Refresh scheduled. Changes appear as soon as processing finishes."),
     "refresh-failed": ("error", "The entity could not be scheduled for a refresh."),
@@ -596,7 +590,6 @@ class EntityPage:
                 "parents": parents,
                 "type": facts["type"],
                 "lifecycle": facts["lifecycle"],
-                "lifecycle_variant": LIFECYCLE_VARIANTS.get(str(facts["lifecycle"]).lower(), "neutral"),
                 "tags": facts["tags"],
                 "source": source if isinstance(source, str) else None,
                 "source_href": source_href,
@@ -620,7 +613,6 @@ class EntityPage:
                     "spec": spec,
                     "rows": rows,
                     "show_kind": show_kind,
-                    "lifecycle_variants": LIFECYCLE_VARIANTS,
                 },
             )
 
@@ -788,7 +780,6 @@ def install(ui: UiContext) -> None:
                 "base": base,
                 "facts": facts,
                 "owner_titles": owner_titles,
-                "lifecycle_variant": LIFECYCLE_VARIANTS.get(str(facts["lifecycle"]).lower(), "neutral"),
                 "tabs": [(t.id, t.title, base + ("/" + quote(t.id, safe="") if t.id else "")) for t in tabs],
                 "active_tab": tab.id,
                 "tab_title": tab.title,
